@@ -1,0 +1,132 @@
+"""The helpdesk application factory."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, redirect, request, url_for
+from flask_login import current_user
+
+from .config import BASE_DIR, INSTANCE_DIR, Config, check_production
+
+
+def create_app(config_object: type | None = None, overrides: dict[str, Any] | None = None
+               ) -> Flask:
+    """Build the app: config, extensions, blueprints, error handlers, commands, logging."""
+    app = Flask(
+        __name__,
+        template_folder=str(BASE_DIR / "templates"),
+        static_folder=str(BASE_DIR / "static"),
+    )
+    app.config.from_object(config_object or Config)
+    if overrides:
+        app.config.update(overrides)
+    check_production(app.config)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith(f"sqlite:///{INSTANCE_DIR}"):
+        INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+    register_extensions(app)
+    register_blueprints(app)
+    register_security(app)
+    register_error_handlers(app)
+    register_template_helpers(app)
+    register_commands(app)
+    configure_logging(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    """Bind db, migrate, login manager and CSRF protection; hook the outbox to commits."""
+    from . import models
+    from .extensions import csrf, db, login_manager, migrate
+    from .outbox import install_session_hooks
+    from .sqlite import install_sqlite_pragmas
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"))
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message_category = "info"
+
+    @login_manager.user_loader
+    def load_user(user_id: str):
+        user = db.session.get(models.User, int(user_id)) if user_id.isdigit() else None
+        return user if user is not None and user.active else None
+
+    with app.app_context():
+        install_sqlite_pragmas(db.engine)
+    install_session_hooks(db)
+
+
+def register_blueprints(app: Flask) -> None:
+    """Mount every feature; admin areas hang under the admin blueprint and its guard."""
+    from .admin import bp as admin_bp
+    from .auth import bp as auth_bp
+    from .results.routes import bp as results_bp
+    from .tickets import bp as tickets_bp
+
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(tickets_bp)
+    app.register_blueprint(results_bp)
+    app.register_blueprint(admin_bp, url_prefix="/admin")
+
+
+# Endpoints reachable without logging in; everything else requires a session.
+PUBLIC_ENDPOINTS = {"auth.login", "static", "results.inbound", "health"}
+
+
+def register_security(app: Flask) -> None:
+    """Login on every page but the public ones, and security headers on every answer."""
+
+    @app.before_request
+    def require_login():
+        if request.endpoint in PUBLIC_ENDPOINTS or request.endpoint is None:
+            return None
+        if not current_user.is_authenticated:
+            return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+        return None
+
+    @app.get("/healthz", endpoint="health")
+    def health():
+        """Liveness probe for the run command and load balancers."""
+        return {"ok": True}
+
+    @app.after_request
+    def security_headers(response):
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+            "frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+        )
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Error pages per code; roll back on 500; never show exception text."""
+    from .errors import register
+
+    register(app)
+
+
+def register_template_helpers(app: Flask) -> None:
+    """Filters the templates share (rating badges, dates)."""
+    from .templating import register
+
+    register(app)
+
+
+def register_commands(app: Flask) -> None:
+    """CLI: seed-demo, thermostat poll, outbox sweep."""
+    from .cli import register
+
+    register(app)
+
+
+def configure_logging(app: Flask) -> None:
+    """Log to stderr at INFO unless the app is in debug."""
+    if not app.debug and not app.testing:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -1,0 +1,146 @@
+"""Flask CLI commands: demo data, and running jobs by hand."""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import timedelta
+
+import click
+from flask import Flask
+from sqlalchemy import func, select
+
+from .extensions import db
+from .models import (DEFAULT_STATUSES, Category, Customer, CustomField, Rule, Status, Ticket,
+                     TicketEvent, TicketFieldValue, User, utcnow)
+
+DEMO_ADMIN = ("admin@example.com", "Ada Admin", "admin-password")
+DEMO_AGENT = ("agent@example.com", "Alex Agent", "agent-password")
+DEMO_CATEGORIES = ["Billing", "Technical", "Account"]
+SUPPORT_NPS_ID = 1  # the emulator's seeded "Support NPS" survey
+FIRST_NAMES = ["Pat", "Sam", "Robin", "Kim", "Jo", "Alex", "Chris", "Dana", "Lee", "Morgan"]
+LAST_NAMES = ["Smith", "Garcia", "Nguyen", "Okafor", "Müller", "Rossi", "Kowalski", "Tanaka"]
+SUBJECTS = ["Cannot log in", "Invoice is wrong", "Export fails", "Password reset email missing",
+            "Upgrade to Pro", "App crashes on start", "Refund request", "How do I add a user?",
+            "Slow dashboard", "Change billing address"]
+
+
+def seed_reference_data() -> None:
+    """Default statuses, categories and the Plan custom field (get-or-create)."""
+    for position, name in enumerate(DEFAULT_STATUSES):
+        if db.session.scalar(select(Status).where(Status.name == name)) is None:
+            db.session.add(Status(name=name, position=position))
+    for name in DEMO_CATEGORIES:
+        if db.session.scalar(select(Category).where(Category.name == name)) is None:
+            db.session.add(Category(name=name))
+    if db.session.scalar(select(CustomField).where(CustomField.name == "Plan")) is None:
+        db.session.add(CustomField(name="Plan", field_type="list",
+                                   options=["Free", "Pro", "Enterprise"]))
+    db.session.flush()
+
+
+def _user(email: str, name: str, password: str, role: str) -> User:
+    user = db.session.scalar(select(User).where(User.email == email))
+    if user is None:
+        user = User(email=email, name=name, role=role)
+        user.set_password(password)
+        db.session.add(user)
+        db.session.flush()
+    return user
+
+
+def seed_trigger() -> None:
+    """The demo trigger: closed with Problem Solved sends the Support NPS survey."""
+    name = "Survey customers when a request is solved"
+    if db.session.scalar(select(Rule).where(Rule.name == name)) is not None:
+        return
+    solved = db.session.scalar(select(Status).where(Status.name == "Problem Solved"))
+    db.session.add(Rule(
+        kind="trigger", name=name, event="updated", match="all", position=1,
+        conditions=[{"field": "status", "op": "changed_to", "value": solved.id},
+                    {"field": "is_open", "op": "is", "value": False}],
+        actions=[{"type": "thermostat_send", "survey_id": SUPPORT_NPS_ID,
+                  "survey_name": "Support NPS"}]))
+
+
+def seed_demo_data(count: int = 50) -> bool:
+    """Seed users, reference data, the trigger and demo requests; False when already seeded."""
+    seed_reference_data()
+    admin = _user(*DEMO_ADMIN, role="admin")
+    agent = _user(*DEMO_AGENT, role="agent")
+    seed_trigger()
+    if db.session.scalar(select(func.count()).select_from(Ticket)) > 0:
+        return False
+    rng = random.Random(42)
+    statuses = {s.name: s for s in db.session.scalars(select(Status))}
+    categories = list(db.session.scalars(select(Category).order_by(Category.id)))
+    plan = db.session.scalar(select(CustomField).where(CustomField.name == "Plan"))
+    now = utcnow()
+    customers = []
+    for i in range(20):
+        first, last = FIRST_NAMES[i % len(FIRST_NAMES)], LAST_NAMES[i % len(LAST_NAMES)]
+        email = None if i == 19 else f"{first.lower()}.{i}@example.com"  # one without email
+        customers.append(Customer(first_name=first, last_name=last, email=email,
+                                  phone=f"+1 555 01{i:02d}"))
+    customers[0].email = "pat@example.com"
+    db.session.add_all(customers)
+    for i in range(count):
+        opened = now - timedelta(days=rng.randint(0, 60), minutes=rng.randint(0, 1440))
+        closed = i % 3 == 0
+        ticket = Ticket(
+            subject=SUBJECTS[i % len(SUBJECTS)], customer=customers[i % len(customers)],
+            status=statuses["Problem Solved" if closed else "Active"],
+            category=categories[i % len(categories)], assignee=[admin, agent, None][i % 3],
+            is_open=not closed, urgent=i % 7 == 0, opened_at=opened, updated_at=opened,
+            first_response_at=opened + timedelta(minutes=rng.randint(5, 600)) if i % 4 else None,
+            closed_at=opened + timedelta(hours=rng.randint(1, 72)) if closed else None)
+        db.session.add(ticket)
+        db.session.add(TicketEvent(ticket=ticket, kind="note_public", created_at=opened,
+                                   body=f"Hello, {SUBJECTS[i % len(SUBJECTS)].lower()}. "
+                                        "Can you help?"))
+        db.session.add(TicketFieldValue(ticket=ticket, field=plan,
+                                        value=plan.options[i % len(plan.options)]))
+    db.session.flush()
+    return True
+
+
+def register(app: Flask) -> None:
+    """Install the commands."""
+
+    @app.cli.command("seed-demo")
+    def seed_demo():
+        """Seed demo data (safe to run again: nothing is duplicated)."""
+        created = seed_demo_data()
+        db.session.commit()
+        click.echo("Demo data seeded." if created else "Demo data already present.")
+        click.echo(f"  admin: {DEMO_ADMIN[0]} / {DEMO_ADMIN[2]}")
+        click.echo(f"  agent: {DEMO_AGENT[0]} / {DEMO_AGENT[2]}")
+
+    @app.cli.command("create-admin")
+    @click.option("--email", required=True)
+    @click.option("--name", required=True)
+    @click.password_option()
+    def create_admin(email, name, password):
+        """Create an admin account (for a production install)."""
+        if db.session.scalar(select(User).where(User.email == email)):
+            raise click.ClickException(f"{email} already exists")
+        user = User(email=email, name=name, role="admin")
+        user.set_password(password)
+        db.session.add(user)
+        seed_reference_data()
+        db.session.commit()
+        click.echo(f"Admin {email} created.")
+
+    @app.cli.command("thermostat-poll")
+    def thermostat_poll():
+        """Fetch new survey results from Thermostat now, in this process."""
+        from .thermostat.jobs import poll_results
+
+        click.echo(json.dumps(poll_results()))
+
+    @app.cli.command("outbox-sweep")
+    def outbox_sweep():
+        """Re-enqueue outbox rows that were never enqueued or whose retry is due."""
+        from .thermostat.jobs import sweep_outbox
+
+        click.echo(f"{sweep_outbox()} dispatch(es) enqueued")

@@ -1,0 +1,66 @@
+"""Configuration read from environment variables."""
+
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+INSTANCE_DIR = Path(os.environ.get("HELPDESK_INSTANCE_DIR", BASE_DIR / "instance"))
+
+DEV_SECRET_KEY = "dev-only-secret-key-change-me"
+
+
+def _bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+class Config:
+    """Settings shared by every environment, read from the environment."""
+
+    SECRET_KEY = os.environ.get("SECRET_KEY", DEV_SECRET_KEY)
+    # Fernet keys, comma separated, newest first (see README: key rotation).
+    ENCRYPTION_KEYS = os.environ.get("ENCRYPTION_KEYS", "")
+    SQLALCHEMY_DATABASE_URI = os.environ.get(
+        "DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'helpdesk.sqlite'}"
+    )
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    RQ_QUEUE = os.environ.get("RQ_QUEUE", "helpdesk")
+    THERMOSTAT_BASE_URL = os.environ.get("THERMOSTAT_BASE_URL", "https://thermostat.io")
+    THERMOSTAT_TIMEOUT = float(os.environ.get("THERMOSTAT_TIMEOUT", "10"))
+    THERMOSTAT_MAX_ATTEMPTS = int(os.environ.get("THERMOSTAT_MAX_ATTEMPTS", "6"))
+    THERMOSTAT_RETRY_BASE = float(os.environ.get("THERMOSTAT_RETRY_BASE", "5"))
+    HELPDESK_URL = os.environ.get("HELPDESK_URL", "http://127.0.0.1:5000")
+    REQUESTS_PER_PAGE = 25
+    INBOUND_MAX_BYTES = 1024 * 1024
+    INBOUND_TOLERANCE_SECONDS = 300
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", False)
+    REMEMBER_COOKIE_HTTPONLY = True
+    WTF_CSRF_TIME_LIMIT = None
+    PRODUCTION = _bool("HELPDESK_PRODUCTION", False)
+    TESTING = False
+
+
+class TestingConfig(Config):
+    """Settings for the test suite: its own database, fast retries."""
+
+    TESTING = True
+    SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL", "sqlite://")
+    SECRET_KEY = "testing-secret-key"
+    THERMOSTAT_TIMEOUT = 2.0
+    THERMOSTAT_RETRY_BASE = 0.2
+    PRODUCTION = False
+
+
+def check_production(config: dict) -> None:
+    """Refuse to start in production without real secrets."""
+    if not config.get("PRODUCTION"):
+        return
+    if config.get("SECRET_KEY") in (None, "", DEV_SECRET_KEY) or len(config["SECRET_KEY"]) < 32:
+        raise RuntimeError("HELPDESK_PRODUCTION is set: SECRET_KEY must be a random value (32+ chars)")
+    if not config.get("ENCRYPTION_KEYS"):
+        raise RuntimeError("HELPDESK_PRODUCTION is set: ENCRYPTION_KEYS must hold a Fernet key")

@@ -1,0 +1,13 @@
+"""Periodic jobs, declared as data for `rq cron helpdesk.cron`. Every run is idempotent."""
+
+import os
+
+from rq import cron
+
+from .thermostat.jobs import poll_results, sweep_outbox
+
+QUEUE = os.environ.get("RQ_QUEUE", "helpdesk")
+
+cron.register(poll_results, QUEUE, interval=int(os.environ.get("THERMOSTAT_POLL_SECONDS", "60")),
+              job_timeout=600)
+cron.register(sweep_outbox, QUEUE, interval=60, job_timeout=120)

@@ -1,0 +1,1 @@
+"""Survey results: the inbound push route (routes.py), signing, and rating rules."""

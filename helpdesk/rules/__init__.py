@@ -1,0 +1,1 @@
+"""Triggers and automation rules: stored as data, run by the engine, shown to admins."""

@@ -1,0 +1,1 @@
+"""Thermostat: the API client, the integration record, jobs, and ingestion of results."""

@@ -1,0 +1,1 @@
+"""Developer tooling: the process stack behind `make run` and the end-to-end tests."""
