@@ -1,0 +1,1 @@
+"""Tests of the Thermostat emulator (thermostat_emulator/)."""
