@@ -144,9 +144,13 @@ def describe_rule(rule: Rule) -> str:
         field = criteria.FIELDS.get(cond.get("field"))
         label = field.label if field else cond.get("field")
         op = criteria.OP_LABELS.get(cond.get("op"), cond.get("op"))
+        if field is not None and field.name == "is_open" and cond.get("op") == "is":
+            is_open = describe_value(field, cond.get("value")) == "yes"
+            parts.append("request is open" if is_open else "request is closed")
+            continue
         value = describe_value(field, cond.get("value")) if cond.get("op") not in {
             "changed", "not_changed"} else ""
-        parts.append(f"{label} {op} {value}".strip())
+        parts.append(f"{label.lower() if label else label} {op} {value}".strip())
     acts = []
     for action in rule.actions:
         label = ACTION_LABELS.get(action.get("type"), action.get("type"))

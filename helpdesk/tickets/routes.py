@@ -85,7 +85,8 @@ def new():
 
 
 def _load(ticket_id: int, lock: bool = False) -> Ticket:
-    ticket = db.session.get(Ticket, ticket_id, with_for_update=lock or None)
+    # Lock the request row (not the joined rows) so two concurrent updates queue up.
+    ticket = db.session.get(Ticket, ticket_id, with_for_update={"of": Ticket} if lock else None)
     if ticket is None:
         abort(404)
     return ticket
