@@ -32,6 +32,10 @@ class Config:
     THERMOSTAT_TIMEOUT = float(os.environ.get("THERMOSTAT_TIMEOUT", "10"))
     THERMOSTAT_MAX_ATTEMPTS = int(os.environ.get("THERMOSTAT_MAX_ATTEMPTS", "6"))
     THERMOSTAT_RETRY_BASE = float(os.environ.get("THERMOSTAT_RETRY_BASE", "5"))
+    # Thermostat allows 200 calls a minute per token; keep a small margin for clock skew.
+    THERMOSTAT_RATE_LIMIT = int(os.environ.get("THERMOSTAT_RATE_LIMIT", "196"))
+    THERMOSTAT_RATE_WINDOW = int(os.environ.get("THERMOSTAT_RATE_WINDOW", "60"))
+    THERMOSTAT_THROTTLE_MAX_WAIT = float(os.environ.get("THERMOSTAT_THROTTLE_MAX_WAIT", "30"))
     HELPDESK_URL = os.environ.get("HELPDESK_URL", "http://127.0.0.1:5000")
     REQUESTS_PER_PAGE = 25
     INBOUND_MAX_BYTES = 1024 * 1024

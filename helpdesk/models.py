@@ -240,7 +240,7 @@ class Dispatch(db.Model):
     fields: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     # One send per request, survey and kind: a second trigger firing is a no-op.
     dedupe_key: Mapped[str] = mapped_column(String(120), unique=True)
-    # pending | sending | retrying | sent | skipped | failed | paused
+    # pending | sending | retrying | sent | skipped | failed | paused | cancelled
     state: Mapped[str] = mapped_column(String(16), default="pending", index=True)
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
@@ -250,6 +250,8 @@ class Dispatch(db.Model):
     next_attempt_at: Mapped[datetime | None]
     done_at: Mapped[datetime | None]
     ticket: Mapped[Ticket] = relationship()
+
+    __table_args__ = (Index("ix_dispatches_lockout", "survey_id", "email", "state"),)
 
 
 class SurveyResult(db.Model):

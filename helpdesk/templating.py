@@ -24,3 +24,27 @@ def register(app: Flask) -> None:
     @app.template_global()
     def badge_class(rating) -> str:
         return BADGE_CLASS.get(rating or "", "none")
+
+
+    @app.context_processor
+    def thermostat_alert():
+        """A banner for admins when sends cannot happen (bad token, plan limit)."""
+        from flask_login import current_user
+
+        if not getattr(current_user, "is_authenticated", False) or not current_user.is_admin:
+            return {}
+        from .thermostat.services import NAME
+        from .extensions import db
+        from .models import Integration
+        from sqlalchemy import select
+
+        integ = db.session.scalar(select(Integration).where(Integration.name == NAME))
+        if integ is None:
+            return {}
+        if integ.state == "unauthorized":
+            return {"thermostat_alert": "Thermostat refused the saved API token: survey sends "
+                    "are paused and kept until a valid token is saved on Integrations."}
+        if (integ.account or {}).get("limit_reached"):
+            return {"thermostat_alert": "Thermostat says the plan limit is reached: sends fail "
+                    "until the plan allows more this month."}
+        return {}

@@ -102,6 +102,8 @@ def validate(conditions: list[Mapping[str, Any]], allow_change_ops: bool) -> Non
             raise CriteriaError(f"{field.label}: '{OP_LABELS[op]}' only applies to triggers")
         if op not in {"changed", "not_changed"}:
             coerce(field, cond.get("value"))
+        if op in STATE_OPS - {"is", "is_not"} and cond.get("value") in (None, ""):
+            raise CriteriaError(f"{field.label}: '{OP_LABELS[op]}' needs a value")
 
 
 def _compare(op: str, actual: Any, expected: Any) -> bool:
@@ -110,7 +112,9 @@ def _compare(op: str, actual: Any, expected: Any) -> bool:
     if op == "is_not":
         return actual != expected
     if actual is None:
-        return False
+        # Like the SQL compilation: a missing value "does not contain" anything, and
+        # matches no ordering or other text operator.
+        return op == "not_contains"
     if op in {"lt", "le", "gt", "ge"}:
         return {"lt": actual < expected, "le": actual <= expected,
                 "gt": actual > expected, "ge": actual >= expected}[op]

@@ -1,8 +1,8 @@
 """Integration forms. The token field is never filled back in."""
 
 from flask_wtf import FlaskForm
-from wtforms import PasswordField, SubmitField
-from wtforms.validators import Length
+from wtforms import IntegerField, PasswordField, SubmitField
+from wtforms.validators import DataRequired, Length, NumberRange
 
 
 class ThermostatTokenForm(FlaskForm):
@@ -18,3 +18,10 @@ class ActionForm(FlaskForm):
     """A button that only needs the CSRF token."""
 
     submit = SubmitField("Go")
+
+
+class AttachResultForm(FlaskForm):
+    """Attach an unmatched result to a request by its number."""
+
+    request_id = IntegerField("Request #", validators=[DataRequired(), NumberRange(min=1)])
+    submit = SubmitField("Attach")

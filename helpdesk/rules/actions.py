@@ -5,12 +5,14 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable
 
-from sqlalchemy import select
+from datetime import timedelta
+
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
 from ..history import add_event
-from ..models import Dispatch, Rule, Status, ThermostatSurvey, Ticket, User
+from ..models import Dispatch, Rule, Status, ThermostatSurvey, Ticket, User, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -49,14 +51,39 @@ def queue_dispatch(kind: str, ticket: Ticket, survey_id: int, name: str,
     dispatch = Dispatch(ticket=ticket, rule_id=rule.id if rule else None, kind=kind,
                         survey_id=survey_id, survey_name=name, email=email, dedupe_key=key,
                         fields={})
+    locked = lockout_reason(survey_id, email) if kind == "sendnow" else None
+    if locked:
+        dispatch.state = "skipped"
+        dispatch.last_error = locked
+        dispatch.done_at = utcnow()
     try:
         # A savepoint, so a racing transaction's identical row loses here and not the whole change.
         with db.session.begin_nested():
             db.session.add(dispatch)
     except IntegrityError:
         return "skipped: already queued by a concurrent update"
+    if locked:
+        add_event(ticket, "survey", f"{verb} '{name}' skipped for {email}: {locked}",
+                  outcome="skipped")
+        return f"skipped: {locked}"
     add_event(ticket, "survey", f"{verb} '{name}' queued for {email}", outcome="queued")
     return f"queued dispatch #{dispatch.id}"
+
+
+def lockout_reason(survey_id: int, email: str) -> str | None:
+    """Why the survey's lockout period forbids surveying this address now, or None."""
+    survey = db.session.get(ThermostatSurvey, survey_id)
+    if survey is None or survey.lockout_period <= 0:
+        return None
+    last = db.session.scalar(
+        select(func.max(Dispatch.done_at)).where(
+            Dispatch.survey_id == survey_id, Dispatch.kind == "sendnow",
+            Dispatch.state == "sent", func.lower(Dispatch.email) == email.lower()))
+    if last is None or last < utcnow() - timedelta(days=survey.lockout_period):
+        return None
+    days = (utcnow() - last).days
+    ago = "today" if days == 0 else "1 day ago" if days == 1 else f"{days} days ago"
+    return f"customer surveyed {ago} (lockout period {survey.lockout_period} days)"
 
 
 def _thermostat(kind: str) -> Callable[[Rule, dict, Ticket, User | None], str]:
@@ -155,7 +182,11 @@ def describe_rule(rule: Rule) -> str:
     for action in rule.actions:
         label = ACTION_LABELS.get(action.get("type"), action.get("type"))
         if action.get("type", "").startswith("thermostat_"):
-            label += f" ({survey_name(int(action['survey_id']), action.get('survey_name'))})"
+            survey_id = int(action["survey_id"])
+            label += f" ({survey_name(survey_id, action.get('survey_name'))})"
+            cached = db.session.get(ThermostatSurvey, survey_id)
+            if cached is not None and (cached.gone or cached.archived):
+                label += " [survey no longer available in Thermostat]"
         acts.append(label)
     when = EVENTS.get(rule.event, rule.event)
     return f"When {when}, if {rule.match}: {', '.join(parts) or 'always'}: {'; '.join(acts)}"

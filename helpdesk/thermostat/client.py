@@ -75,19 +75,25 @@ class BadResponse(ThermostatError):
     kind = "bad_response"
 
 
-def _messages(response: requests.Response) -> str:
-    """Thermostat errors are "usually" a JSON array of messages; accept anything."""
+def _messages(response: requests.Response, secret: str = "") -> str:
+    """Thermostat errors are "usually" a JSON array of messages; accept anything.
+
+    A server may echo the request back: the secret is cut out before anything is shortened.
+    """
+    def clean(text: str) -> str:
+        return text.replace(secret, "[token]") if secret else text
+
     try:
         body = response.json()
     except ValueError:
-        text = response.text.strip()
+        text = clean(response.text.strip())
         return text[:200] if text else response.reason or ""
     if isinstance(body, list):
-        return " ".join(str(m) for m in body)[:300]
+        return clean(" ".join(str(m) for m in body))[:300]
     if isinstance(body, dict):
         msg = body.get("message") or body.get("error") or body.get("errors")
-        return str(msg if msg is not None else body)[:300]
-    return str(body)[:300]
+        return clean(str(msg if msg is not None else body))[:300]
+    return clean(str(body))[:300]
 
 
 def _retry_after(response: requests.Response) -> float | None:
@@ -102,10 +108,11 @@ class ThermostatClient:
     """A client bound to one base URL and token."""
 
     def __init__(self, base_url: str, token: str, timeout: float = 10.0,
-                 session: requests.Session | None = None):
+                 session: requests.Session | None = None, gate=None):
         self.base_url = base_url.rstrip("/")
         self._token = token
         self.timeout = timeout
+        self._gate = gate  # called before every call: the shared rate limiter
         self.session = session or requests.Session()
         self.session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
 
@@ -115,6 +122,8 @@ class ThermostatClient:
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         url = f"{self.base_url}{path}"
         headers = {"Authorization": f"Bearer {self._token}"}
+        if self._gate is not None:
+            self._gate()
         try:
             response = self.session.request(method, url, headers=headers, timeout=self.timeout,
                                             **kwargs)
@@ -131,7 +140,7 @@ class ThermostatClient:
             except ValueError:
                 raise BadResponse(f"Thermostat answered {status} with a body that is not JSON",
                                   status) from None
-        detail = _messages(response)
+        detail = _messages(response, self._token)
         suffix = f": {detail}" if detail else ""
         if status == 401:
             raise Unauthorized(f"Thermostat refused the API token (401){suffix}", status)

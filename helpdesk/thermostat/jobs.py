@@ -15,7 +15,7 @@ from sqlalchemy import or_, select, update
 
 from ..extensions import db
 from ..history import add_event
-from ..models import Dispatch, utcnow
+from ..models import Dispatch, ThermostatSurvey, utcnow
 from ..queue import get_queue, redis_connection
 from ..tasks import job
 from . import client as tc
@@ -137,6 +137,9 @@ def _record_failure(dispatch_id: int, exc: tc.ThermostatError) -> str:
     if isinstance(exc, tc.SurveyNotFound):
         reason = f"the survey no longer exists in Thermostat ({exc.message})"
         d.last_error = reason
+        survey = db.session.get(ThermostatSurvey, d.survey_id)
+        if survey is not None:
+            survey.gone = True  # flags every rule that still names it
     add_event(d.ticket, "survey", f"{_what(d)} to {d.email} failed: {reason}", outcome="failed")
     if isinstance(exc, tc.PlanLimitReached):
         integ = get_integration()

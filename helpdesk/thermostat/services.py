@@ -26,9 +26,12 @@ def get_integration() -> Integration:
 
 
 def make_client(token: str) -> ThermostatClient:
-    """A client for the configured base URL."""
+    """A client for the configured base URL, behind the shared rate limiter."""
+    from .throttle import make_gate
+
     return ThermostatClient(current_app.config["THERMOSTAT_BASE_URL"], token,
-                            timeout=current_app.config["THERMOSTAT_TIMEOUT"])
+                            timeout=current_app.config["THERMOSTAT_TIMEOUT"],
+                            gate=make_gate(token))
 
 
 def current_token(integ: Integration) -> str | None:
