@@ -243,6 +243,7 @@ class Dispatch(db.Model):
     # pending | sending | retrying | sent | skipped | failed | paused | cancelled
     state: Mapped[str] = mapped_column(String(16), default="pending", index=True)
     attempts: Mapped[int] = mapped_column(default=0)
+    uncertain: Mapped[bool] = mapped_column(default=False)  # an attempt timed out
     last_error: Mapped[str | None] = mapped_column(Text)
     remote_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -20,7 +20,8 @@ from ..queue import get_queue, redis_connection
 from ..tasks import job
 from . import client as tc
 from .ingest import ingest_batch
-from .services import client_for, get_integration, mark_unauthorized
+from .services import client_for, current_token, get_integration, make_client, mark_unauthorized
+from .throttle import make_gate
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +57,8 @@ def _what(d: Dispatch) -> str:
 def send_dispatch(dispatch_id: int) -> str:
     """Make the Thermostat call of one outbox row and record the outcome on the request."""
     integ = get_integration()
-    client = client_for(integ) if integ.state == "connected" else None
-    if client is None:
+    token = current_token(integ) if integ.state == "connected" else None
+    if token is None:
         d = db.session.get(Dispatch, dispatch_id)
         if d is not None and d.state in ("pending", "retrying"):
             d.state = "paused"
@@ -65,6 +66,20 @@ def send_dispatch(dispatch_id: int) -> str:
             db.session.commit()
         return "paused"
     db.session.commit()
+    d = db.session.get(Dispatch, dispatch_id)
+    if d is None or d.state not in ("pending", "retrying"):
+        db.session.commit()
+        return "not claimable"
+    db.session.commit()
+    # Take a slot of the shared rate limit before claiming: waiting for our own limiter is
+    # not a failed attempt, so it neither counts towards the give-up limit nor backs off.
+    try:
+        make_gate(token)()
+    except tc.Throttled as exc:
+        get_queue().enqueue_in(timedelta(seconds=exc.retry_after or 1), send_dispatch,
+                               dispatch_id, job_timeout=120)
+        return "waiting for the rate limit"
+    client = make_client(token, gated=False)
     if not _claim(dispatch_id):
         return "not claimable"
     d = db.session.get(Dispatch, dispatch_id)
@@ -88,7 +103,13 @@ def _record_success(dispatch_id: int, answer: dict) -> str:
     d.remote_id = str(answer.get("id"))[:64] if answer.get("id") is not None else None
     d.done_at = utcnow()
     d.last_error = None
-    if status == "locked_out":
+    if status == "locked_out" and d.uncertain:
+        # An earlier attempt timed out but did reach Thermostat: its lockout proves the
+        # survey went out, so this is the same send, not a second one.
+        d.state = "sent"
+        add_event(d.ticket, "survey", f"Survey '{d.survey_name}' sent to {d.email} (an earlier "
+                  "attempt that timed out had gone through)", outcome="ok")
+    elif status == "locked_out":
         d.state = "skipped"
         d.last_error = "Thermostat's lockout period: the customer was surveyed recently"
         add_event(d.ticket, "survey", f"{_what(d)} not sent to {d.email}: the customer was "
@@ -117,6 +138,8 @@ def _record_failure(dispatch_id: int, exc: tc.ThermostatError) -> str:
                   "It will be sent once an admin saves a valid token.", outcome="failed")
         db.session.commit()
         return "paused"
+    if isinstance(exc, tc.Timeout):
+        d.uncertain = True  # the call may have reached Thermostat
     if exc.retryable and d.attempts < max_attempts:
         delay = backoff_seconds(d.attempts, getattr(exc, "retry_after", None))
         d.state = "retrying"
@@ -206,12 +229,28 @@ def _poll(max_pages: int) -> dict:
     return totals
 
 
+STUCK_SENDING_SECONDS = 600  # well past the send job's 120 s timeout
+
+
 @job
-def sweep_outbox(stale_seconds: int = 60) -> int:
-    """Re-enqueue outbox rows that were never enqueued or whose retry is due."""
+def sweep_outbox(stale_seconds: int = 60, stuck_seconds: int = STUCK_SENDING_SECONDS) -> int:
+    """Re-enqueue rows never enqueued or due for retry; fail rows whose worker died mid-call."""
     from ..outbox import enqueue_dispatches
 
     now = utcnow()
+    stuck = list(db.session.scalars(select(Dispatch).where(
+        Dispatch.state == "sending",
+        Dispatch.updated_at < now - timedelta(seconds=stuck_seconds)).limit(1000)))
+    for d in stuck:
+        # We cannot know whether the call reached Thermostat: say so rather than risk a
+        # second survey. An admin can retry it from the activity page.
+        d.state = "failed"
+        d.done_at = now
+        d.last_error = ("the worker stopped during the call; Thermostat may or may not have "
+                        "sent it. Retry from Thermostat activity if the customer did not get it")
+        add_event(d.ticket, "survey", f"{_what(d)} to {d.email}: outcome unknown, "
+                  f"{d.last_error}", outcome="failed")
+    db.session.commit()
     ids = list(db.session.scalars(
         select(Dispatch.id).where(or_(
             (Dispatch.state == "pending") & (Dispatch.created_at < now - timedelta(seconds=stale_seconds)),

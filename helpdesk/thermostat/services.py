@@ -25,13 +25,13 @@ def get_integration() -> Integration:
     return integ
 
 
-def make_client(token: str) -> ThermostatClient:
-    """A client for the configured base URL, behind the shared rate limiter."""
+def make_client(token: str, gated: bool = True) -> ThermostatClient:
+    """A client for the configured base URL; gated: each call waits on the shared limiter."""
     from .throttle import make_gate
 
     return ThermostatClient(current_app.config["THERMOSTAT_BASE_URL"], token,
                             timeout=current_app.config["THERMOSTAT_TIMEOUT"],
-                            gate=make_gate(token))
+                            gate=make_gate(token) if gated else None)
 
 
 def current_token(integ: Integration) -> str | None:
@@ -41,10 +41,10 @@ def current_token(integ: Integration) -> str | None:
     return decrypt(integ.token_encrypted)
 
 
-def client_for(integ: Integration) -> ThermostatClient | None:
+def client_for(integ: Integration, gated: bool = True) -> ThermostatClient | None:
     """A client with the stored token, or None when there is none."""
     token = current_token(integ)
-    return make_client(token) if token else None
+    return make_client(token, gated) if token else None
 
 
 def check_token(token: str) -> dict:
