@@ -98,6 +98,10 @@ def seed_demo_data(count: int = 50) -> bool:
         db.session.add(TicketEvent(ticket=ticket, kind="note_public", created_at=opened,
                                    body=f"Hello, {SUBJECTS[i % len(SUBJECTS)].lower()}. "
                                         "Can you help?"))
+        if ticket.first_response_at is not None:
+            db.session.add(TicketEvent(ticket=ticket, kind="note_public", author=ticket.assignee
+                                       or admin, created_at=ticket.first_response_at,
+                                       body="Thanks for writing in. We are looking into it."))
         db.session.add(TicketFieldValue(ticket=ticket, field=plan,
                                         value=plan.options[i % len(plan.options)]))
     db.session.flush()

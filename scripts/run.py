@@ -35,6 +35,7 @@ def main() -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)  # also when started with SIGINT ignored (nohup, &)
     for port, what in [(WEB_PORT, "the web app (PORT)")]:
         if port_open(port):
             print(f"Port {port} is taken; set {what.split('(')[1][:-1]}=another port.")

@@ -115,13 +115,12 @@ class Stack:
                        check=True)
 
     def stop(self, grace: float = 8.0) -> None:
-        """Stop every child: SIGTERM to each group, SIGKILL to what is left after `grace`."""
+        """Stop children newest first (workers before the Redis they use): SIGTERM, then
+        SIGKILL for any that is still running after `grace` seconds."""
         for proc in reversed(self.procs):
             _signal_group(proc.popen, signal.SIGTERM)
-        deadline = time.monotonic() + grace
-        for proc in reversed(self.procs):
             try:
-                proc.popen.wait(timeout=max(0.1, deadline - time.monotonic()))
+                proc.popen.wait(timeout=grace)
             except subprocess.TimeoutExpired:
                 _signal_group(proc.popen, signal.SIGKILL)
                 proc.popen.wait(timeout=5)

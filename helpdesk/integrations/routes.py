@@ -12,7 +12,7 @@ from ..thermostat.ingest import label_of
 from ..queue import get_queue
 from ..thermostat.client import ThermostatError, Unauthorized, Unreachable, Timeout
 from ..thermostat.jobs import poll_results
-from ..thermostat.services import (check_token, disconnect, ensure_push_secret, get_integration,
+from ..thermostat.services import (check_token, disconnect, get_integration,
                                    refresh_surveys, regenerate_push_secret, save_token,
                                    store_surveys, make_client)
 from . import bp
@@ -69,7 +69,6 @@ def save():
         return _page(form, 400)
     integ = get_integration()
     resumed = save_token(integ, token, account)
-    ensure_push_secret(integ)
     try:
         store_surveys(make_client(token).surveys())
     except ThermostatError as exc:

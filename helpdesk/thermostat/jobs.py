@@ -20,7 +20,8 @@ from ..queue import get_queue, redis_connection
 from ..tasks import job
 from . import client as tc
 from .ingest import ingest_batch
-from .services import client_for, current_token, get_integration, make_client, mark_unauthorized
+from .services import (client_for, current_token, get_integration, make_client,
+                       mark_unauthorized, plan_usage)
 from .throttle import make_gate
 
 log = logging.getLogger(__name__)
@@ -197,6 +198,7 @@ def _poll(max_pages: int) -> dict:
         return {"skipped": "not connected"}
     cursor = integ.poll_cursor
     db.session.commit()
+    _refresh_plan(client)
     totals = {"created": 0, "updated": 0, "unchanged": 0, "errors": 0, "pages": 0}
     for _ in range(max_pages):
         try:
@@ -230,6 +232,19 @@ def _poll(max_pages: int) -> dict:
 
 
 STUCK_SENDING_SECONDS = 600  # well past the send job's 120 s timeout
+
+
+def _refresh_plan(client) -> None:
+    """Keep the plan usage on the integration box current (one cheap call a poll)."""
+    try:
+        account = client.account()
+    except tc.ThermostatError as exc:
+        log.info("plan usage not refreshed: %s", exc.message)
+        return
+    integ = get_integration()
+    integ.account = plan_usage(account)
+    integ.checked_at = utcnow()
+    db.session.commit()
 
 
 @job

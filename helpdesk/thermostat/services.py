@@ -57,7 +57,7 @@ def save_token(integ: Integration, token: str, account: dict) -> int:
     integ.token_encrypted = encrypt(token)
     integ.token_hint = token[-4:]
     integ.state = "connected"
-    integ.account = _plan(account)
+    integ.account = plan_usage(account)
     integ.checked_at = utcnow()
     result = db.session.execute(
         update(Dispatch).where(Dispatch.state == "paused")
@@ -97,7 +97,8 @@ def regenerate_push_secret(integ: Integration) -> str:
     return ensure_push_secret(integ)
 
 
-def _plan(account: dict) -> dict:
+def plan_usage(account: dict) -> dict:
+    """The plan figures of a GET /api/account answer, keeping only well-typed values."""
     def num(key):
         value = account.get(key)
         return value if isinstance(value, int) and not isinstance(value, bool) else None

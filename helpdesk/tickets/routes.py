@@ -19,6 +19,7 @@ from .services import (TicketChange, TicketError, add_note, create_ticket,
                        find_or_create_customer, update_ticket)
 
 MAX_PAGE = 100000
+FILTER_KEYS = ("state", "rating", "score_op", "score")
 
 
 def _choices_categories(blank: str = "— none —"):
@@ -54,7 +55,9 @@ def index():
         base.order_by(Ticket.opened_at.desc(), Ticket.id.desc())
         .limit(per_page).offset((page - 1) * per_page)))
     pages = max(1, -(-total // per_page))
-    args = {k: v for k, v in request.args.items() if k != "page"}
+    # Only the filter's own keys go back into the pager links: anything else would reach
+    # url_for() as a keyword (endpoint= is a TypeError, _external/_scheme rewrite the link).
+    args = {k: v for k, v in request.args.items() if k in FILTER_KEYS}
     return render_template(
         "tickets/index.html", tickets=tickets, total=total, page=page, pages=pages, flt=flt,
         args=args, rating_choices=RATING_CHOICES, score_ops=SCORE_OPS,
