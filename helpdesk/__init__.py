@@ -39,6 +39,7 @@ def register_extensions(app: Flask) -> None:
     """Bind db, migrate, login manager and CSRF protection; hook the outbox to commits."""
     from . import models
     from .extensions import csrf, db, login_manager, migrate
+    from .aftercommit import install as install_after_commit
     from .outbox import install_session_hooks
     from .sqlite import install_sqlite_pragmas
 
@@ -57,6 +58,7 @@ def register_extensions(app: Flask) -> None:
     with app.app_context():
         install_sqlite_pragmas(db.engine)
     install_session_hooks(db)
+    install_after_commit()
 
 
 def register_blueprints(app: Flask) -> None:

@@ -37,6 +37,18 @@ class Config:
     THERMOSTAT_RATE_WINDOW = int(os.environ.get("THERMOSTAT_RATE_WINDOW", "60"))
     THERMOSTAT_THROTTLE_MAX_WAIT = float(os.environ.get("THERMOSTAT_THROTTLE_MAX_WAIT", "30"))
     HELPDESK_URL = os.environ.get("HELPDESK_URL", "http://127.0.0.1:5000")
+    # Outbound email (helpdesk/mail). The default is the local sink `make run` starts.
+    SMTP_HOST = os.environ.get("SMTP_HOST", "127.0.0.1")
+    SMTP_PORT = int(os.environ.get("SMTP_PORT", "8025"))
+    SMTP_USER = os.environ.get("SMTP_USER", "")
+    SMTP_PASSWORD = os.environ.get("SMTP_PASSWORD", "")
+    SMTP_STARTTLS = _bool("SMTP_STARTTLS", False)
+    SMTP_TIMEOUT = float(os.environ.get("SMTP_TIMEOUT", "10"))
+    SMTP_MAX_ATTEMPTS = int(os.environ.get("SMTP_MAX_ATTEMPTS", "5"))
+    SMTP_RETRY_BASE = float(os.environ.get("SMTP_RETRY_BASE", "30"))
+    MAIL_FROM = os.environ.get("MAIL_FROM", "helpdesk@localhost")
+    # Where the development SMTP sink stores what it catches (Admin > Mail (dev) reads it).
+    MAIL_SINK_DIR = os.environ.get("MAIL_SINK_DIR", str(INSTANCE_DIR / "mail"))
     REQUESTS_PER_PAGE = 25
     INBOUND_MAX_BYTES = 1024 * 1024
     INBOUND_TOLERANCE_SECONDS = 300
@@ -57,6 +69,8 @@ class TestingConfig(Config):
     SECRET_KEY = "testing-secret-key"
     THERMOSTAT_TIMEOUT = 2.0
     THERMOSTAT_RETRY_BASE = 0.2
+    SMTP_TIMEOUT = 2.0
+    SMTP_RETRY_BASE = 0.2
     PRODUCTION = False
 
 

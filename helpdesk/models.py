@@ -223,7 +223,41 @@ class Rule(db.Model):
     actions: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     enabled: Mapped[bool] = mapped_column(default=True)
     position: Mapped[int] = mapped_column(default=0)
+    # Automation rules only: how often, once per request, and a hard cap of runs per request.
+    schedule: Mapped[str | None] = mapped_column(String(8))
+    run_once: Mapped[bool] = mapped_column(default=True)
+    max_runs: Mapped[int] = mapped_column(default=1)
+    last_run_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class RuleTicketRun(db.Model):
+    """How many times an automation rule acted on a request (run once, hard cap)."""
+
+    __tablename__ = "rule_ticket_runs"
+    rule_id: Mapped[int] = mapped_column(ForeignKey("rules.id", ondelete="CASCADE"),
+                                         primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"),
+                                           primary_key=True)
+    runs: Mapped[int] = mapped_column(default=0)
+    last_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RuleRun(db.Model):
+    """The run log: which conditions held for a request and what each action did."""
+
+    __tablename__ = "rule_runs"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rule_id: Mapped[int] = mapped_column(ForeignKey("rules.id", ondelete="CASCADE"), index=True)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"),
+                                                  index=True)
+    event: Mapped[str] = mapped_column(String(16))  # created | updated | result | schedule
+    fired: Mapped[bool] = mapped_column(default=False)
+    lines: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    actions: Mapped[list[str]] = mapped_column(JSON, default=list)
+    note: Mapped[str | None] = mapped_column(Text)  # skipped and why; automation summaries
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
 class Dispatch(db.Model):
@@ -291,3 +325,4 @@ class InboundDelivery(db.Model):
     state: Mapped[str] = mapped_column(String(16), default="stored")  # stored | processed
     stored_count: Mapped[int] = mapped_column(default=0)
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
+from .mail.models import OutboundEmail  # noqa: E402,F401

@@ -1,8 +1,10 @@
-"""Transactional outbox: Dispatch rows are written with the change, enqueued after commit.
+"""Transactional outbox: rows are written with the change, their jobs enqueued after commit.
 
-A row flushed in a transaction is remembered on the session; once the transaction commits,
-its job is enqueued. If Redis is down then, the row stays pending and the periodic sweep
-enqueues it later, so a commit never loses a send and a rollback never sends one.
+Two kinds of outbox rows share this one mechanism: `Dispatch` (a Thermostat call) and
+`OutboundEmail` (an email the helpdesk sends). A row flushed in a transaction is remembered
+on the session; once the transaction commits, its job is enqueued. If Redis is down then,
+the row stays pending and the periodic sweep enqueues it later, so a commit never loses a
+send and a rollback never sends one.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from sqlalchemy.orm import Session
 
 log = logging.getLogger(__name__)
 
-_KEY = "helpdesk_new_dispatches"
+_KEY = "helpdesk_new_outbox_rows"
 
 
 def install_session_hooks(db) -> None:
@@ -27,36 +29,61 @@ def install_session_hooks(db) -> None:
     event.listen(Session, "after_soft_rollback", _forget)
 
 
-def _remember_new(session: Session, _flush_context) -> None:
+def _outbox_types() -> dict[type, str]:
+    from .mail.models import OutboundEmail
     from .models import Dispatch
 
-    ids = [obj.id for obj in session.new if isinstance(obj, Dispatch)]
-    if ids:
-        session.info.setdefault(_KEY, []).extend(ids)
+    return {Dispatch: "dispatch", OutboundEmail: "email"}
 
 
-def _forget(session: Session, _previous_transaction) -> None:
-    session.info.pop(_KEY, None)
+def _remember_new(session: Session, _flush_context) -> None:
+    types = _outbox_types()
+    for obj in session.new:
+        what = types.get(type(obj))
+        if what is not None:
+            session.info.setdefault(_KEY, {}).setdefault(what, []).append(obj.id)
+
+
+def _forget(session: Session, previous_transaction) -> None:
+    # A savepoint rolling back (a lost dedupe race) must not drop the rows flushed before
+    # it; ids of rows that vanished with the savepoint find nothing and their job is a no-op.
+    if not getattr(previous_transaction, "nested", False):
+        session.info.pop(_KEY, None)
 
 
 def _enqueue_remembered(session: Session) -> None:
-    ids = session.info.pop(_KEY, None)
-    if ids:
-        enqueue_dispatches(ids)
+    rows = session.info.pop(_KEY, None)
+    if not rows:
+        return
+    if rows.get("dispatch"):
+        enqueue_dispatches(rows["dispatch"])
+    if rows.get("email"):
+        enqueue_emails(rows["email"])
 
 
-def enqueue_dispatches(ids: list[int]) -> int:
-    """Enqueue the send job of each dispatch id; returns how many were enqueued."""
+def _enqueue(func, ids: list[int], what: str) -> int:
     from .queue import get_queue
-    from .thermostat.jobs import send_dispatch
 
     done = 0
     try:
         queue = get_queue()
-        for dispatch_id in ids:
-            queue.enqueue(send_dispatch, dispatch_id, job_timeout=120)
+        for row_id in ids:
+            queue.enqueue(func, row_id, job_timeout=120)
             done += 1
     except Exception as exc:  # Redis down: the sweep will pick these rows up
-        log.warning("could not enqueue %d dispatch(es), left pending: %s", len(ids) - done, exc)
+        log.warning("could not enqueue %d %s(s), left pending: %s", len(ids) - done, what, exc)
     return done
 
+
+def enqueue_dispatches(ids: list[int]) -> int:
+    """Enqueue the send job of each dispatch id; returns how many were enqueued."""
+    from .thermostat.jobs import send_dispatch
+
+    return _enqueue(send_dispatch, ids, "dispatch")
+
+
+def enqueue_emails(ids: list[int]) -> int:
+    """Enqueue the send job of each outbound email id; returns how many were enqueued."""
+    from .mail.jobs import send_email
+
+    return _enqueue(send_email, ids, "email")

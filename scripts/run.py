@@ -1,8 +1,9 @@
 """`make run`: migrate, seed, and start everything a newcomer needs on one machine.
 
 Starts an embedded Redis (unless REDIS_URL is set), the Thermostat emulator (unless
-THERMOSTAT_BASE_URL is set), the web app, an RQ worker and RQ's cron scheduler. Ctrl-C
-stops them all.
+THERMOSTAT_BASE_URL is set), a local SMTP sink that catches every email the helpdesk sends
+(unless SMTP_HOST is set), the web app, an RQ worker and RQ's cron scheduler. Ctrl-C stops
+them all.
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ from scripts.stack import ROOT, Stack, port_open  # noqa: E402
 WEB_PORT = int(os.environ.get("PORT", "5000"))
 EMULATOR_PORT = int(os.environ.get("EMULATOR_PORT", "5001"))
 REDIS_PORT = int(os.environ.get("EMBEDDED_REDIS_PORT", "6390"))
+SMTP_SINK_PORT = int(os.environ.get("SMTP_SINK_PORT", "8025"))
+# The sink answers 550 to these recipients, so a failed email can be shown on purpose.
+SMTP_SINK_REFUSE = os.environ.get("SMTP_SINK_REFUSE", "^bounce@")
 
 
 def main() -> int:
@@ -53,6 +57,15 @@ def main() -> int:
                 return 1
             stack.start_emulator(EMULATOR_PORT, instance / "emulator.sqlite")
             env["THERMOSTAT_BASE_URL"] = f"http://127.0.0.1:{EMULATOR_PORT}"
+        if "SMTP_HOST" not in os.environ:
+            if port_open(SMTP_SINK_PORT):
+                print(f"Port {SMTP_SINK_PORT} is taken; set SMTP_SINK_PORT or SMTP_HOST.")
+                return 1
+            mail_dir = Path(env.get("MAIL_SINK_DIR") or instance / "mail")
+            stack.start_smtp_sink(SMTP_SINK_PORT, mail_dir,
+                                  ["--refuse", SMTP_SINK_REFUSE] if SMTP_SINK_REFUSE else None)
+            env.update(SMTP_HOST="127.0.0.1", SMTP_PORT=str(SMTP_SINK_PORT),
+                       MAIL_SINK_DIR=str(mail_dir))
         stack.flask("db", "upgrade")
         stack.flask("seed-demo")
         stack.start_web(WEB_PORT)
@@ -62,6 +75,13 @@ def main() -> int:
         print(f"  Helpdesk:            http://127.0.0.1:{WEB_PORT}/")
         print(f"  Thermostat emulator: {env['THERMOSTAT_BASE_URL']}/  (outbox: /outbox)")
         print(f"  Redis:               {env['REDIS_URL']}")
+        if "SMTP_HOST" not in os.environ:
+            print(f"  Mail (caught):       http://127.0.0.1:{WEB_PORT}/admin/mail/  (SMTP sink on "
+                  f"127.0.0.1:{SMTP_SINK_PORT}, nothing leaves this machine; it refuses "
+                  f"recipients matching {SMTP_SINK_REFUSE!r} to show a failed send)")
+        else:
+            print(f"  Mail:                sent through {env['SMTP_HOST']}:"
+                  f"{env.get('SMTP_PORT', '8025')}")
         print("  Log in as admin@example.com / admin-password (agent: agent@example.com / "
               "agent-password)")
         print("  Ctrl-C stops everything.")

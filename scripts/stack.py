@@ -1,4 +1,5 @@
-"""Start and stop the helpdesk's processes: Redis, the emulator, web, worker, scheduler.
+"""Start and stop the helpdesk's processes: Redis, the emulator, the SMTP sink, web, worker,
+scheduler.
 
 Used by `make run` (scripts/run.py) and by the end-to-end tests, so both run exactly the
 same commands. Each process is a child in its own process group; `Stack.stop()` ends them
@@ -90,6 +91,15 @@ class Stack:
                                        "127.0.0.1", "--port", str(port), "--db", str(db_path),
                                        *(extra or [])])
         wait_http(f"http://127.0.0.1:{port}/", "the Thermostat emulator", proc)
+        return proc
+
+    def start_smtp_sink(self, port: int, directory: Path, extra: list[str] | None = None
+                        ) -> Proc:
+        """The local SMTP sink (aiosmtpd): catches every email into a Maildir."""
+        proc = self.start("smtp-sink", [sys.executable, "-m", "helpdesk.mail.sink", "--host",
+                                        "127.0.0.1", "--port", str(port), "--maildir",
+                                        str(directory), *(extra or [])])
+        wait_for(lambda: port_open(port), f"the SMTP sink on port {port}", proc)
         return proc
 
     def start_web(self, port: int, threads: int = 8) -> Proc:

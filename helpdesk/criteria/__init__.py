@@ -1,17 +1,24 @@
-"""The one condition language: fields, operators, all/any groups. No Flask imports.
+"""The one condition language: fields, operators, all/any groups that nest. No Flask imports.
 
-A condition is a dict ``{"field": "status", "op": "changed_to", "value": 2}``; a rule or
-filter holds a list of them and a ``match`` of ``"all"`` or ``"any"``. The same conditions
-evaluate a change (old and new snapshots of a request, for triggers) and compile to a
-SQLAlchemy WHERE clause (for filters and automation rules).
+A condition is ``{"field": "status", "op": "changed_to", "value": 2}``; a group is
+``{"match": "any", "conditions": [...]}`` and may hold conditions and groups. The same tree:
+
+- evaluates against snapshots of a request (``old`` → ``new``) for triggers, where the change
+  operators (changed, changed to, changed from, not changed) apply; and
+- compiles to one SQLAlchemy WHERE clause (automation rules, filters, reports), where every
+  value is a bound parameter and nothing is built from strings.
+
+Both evaluations agree on state conditions (see tests/test_criteria_property.py).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+import calendar
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Callable, Iterator, Mapping
 
-from sqlalchemy import and_, false, func, not_, or_, true
+from sqlalchemy import Float, and_, cast, func, not_, or_, true
 from sqlalchemy.sql.elements import ColumnElement
 
 
@@ -19,55 +26,116 @@ class CriteriaError(ValueError):
     """A condition that names an unknown field, operator or value."""
 
 
+# Where a field can be used: "state" fields exist on every request (SQL and snapshots),
+# "event" fields only describe the event a trigger runs for.
+STATE, EVENT = "state", "event"
+
+
 @dataclass(frozen=True)
 class Field:
     name: str
     label: str
-    kind: str  # ref | bool | text | int | rating
+    kind: str  # ref | bool | text | number | rating | choice | minutes | date
+    context: str = STATE
+    ref: str | None = None  # for refs: status | category | user | survey
+    choices: tuple[str, ...] = ()
 
 
-# Fields of a request snapshot. Refs hold ids (status, category, assignee).
-FIELDS: dict[str, Field] = {
-    f.name: f
-    for f in [
-        Field("status", "Status", "ref"),
-        Field("category", "Category", "ref"),
-        Field("assignee", "Assigned to", "ref"),
-        Field("is_open", "Request is open", "bool"),
-        Field("urgent", "Urgent", "bool"),
-        Field("subject", "Subject", "text"),
-        Field("customer_email", "Customer email", "text"),
-        Field("customer_first_name", "Customer first name", "text"),
-        Field("customer_last_name", "Customer last name", "text"),
-        Field("survey_score", "Thermostat score", "int"),
-        Field("survey_rating", "Thermostat rating", "rating"),
-    ]
-}
+BASE_FIELDS: tuple[Field, ...] = (
+    Field("status", "Status", "ref", ref="status"),
+    Field("category", "Category", "ref", ref="category"),
+    Field("assignee", "Assigned to", "ref", ref="user"),
+    Field("is_open", "Request is open", "bool"),
+    Field("urgent", "Urgent", "bool"),
+    Field("subject", "Subject", "text"),
+    Field("customer_first_name", "Customer first name", "text"),
+    Field("customer_last_name", "Customer last name", "text"),
+    Field("customer_email", "Customer email", "text"),
+    Field("customer_phone", "Customer phone", "text"),
+    Field("survey_score", "Thermostat score", "number"),
+    Field("survey_rating", "Thermostat rating", "rating"),
+    Field("survey_has_comment", "Thermostat result has a comment", "bool"),
+    Field("survey_id", "Thermostat survey answered", "ref", ref="survey"),
+    Field("survey_has_response", "Has a Thermostat response", "bool"),
+    Field("survey_sent_unanswered", "Thermostat survey sent but not answered", "bool"),
+    Field("survey_never", "Never surveyed", "bool"),
+    Field("minutes_since_opened", "Minutes since opened", "minutes"),
+    Field("minutes_since_closed", "Minutes since closed", "minutes"),
+    Field("minutes_since_updated", "Minutes since last update", "minutes"),
+    Field("minutes_since_first_response", "Minutes since first response", "minutes"),
+    Field("opened_at", "Date opened", "date"),
+    Field("closed_at", "Date closed", "date"),
+    Field("actor", "Acting person", "ref", EVENT, ref="user"),
+    Field("note_type", "Note type", "choice", EVENT, choices=("public", "private", "none")),
+    Field("note_body", "Note body", "text", EVENT),
+)
 
-STATE_OPS = {"is", "is_not", "begins_with", "ends_with", "contains", "not_contains",
-             "lt", "le", "gt", "ge"}
-CHANGE_OPS = {"changed", "changed_to", "changed_from", "not_changed"}
-OPS_BY_KIND = {
-    "ref": {"is", "is_not"} | CHANGE_OPS,
-    "bool": {"is"} | CHANGE_OPS,
-    "text": {"is", "is_not", "begins_with", "ends_with", "contains", "not_contains"} | CHANGE_OPS,
-    "int": {"is", "is_not", "lt", "le", "gt", "ge"} | CHANGE_OPS,
-    "rating": {"is", "is_not"} | CHANGE_OPS,
+CHANGE_OPS = ("changed", "changed_to", "changed_from", "not_changed")
+TEXT_OPS = ("is", "is_not", "begins_with", "ends_with", "contains", "not_contains")
+ORDER_OPS = ("lt", "le", "gt", "ge")
+OPS_BY_KIND: dict[str, tuple[str, ...]] = {
+    "ref": ("is", "is_not") + CHANGE_OPS,
+    "bool": ("is",) + CHANGE_OPS,
+    "text": TEXT_OPS + CHANGE_OPS,
+    "number": ("is", "is_not") + ORDER_OPS + CHANGE_OPS,
+    "rating": ("is", "is_not") + CHANGE_OPS,
+    "choice": ("is", "is_not"),
+    "minutes": ORDER_OPS,
+    "date": ("in_range", "not_in_range"),
 }
 OP_LABELS = {
     "is": "is", "is_not": "is not", "begins_with": "begins with", "ends_with": "ends with",
     "contains": "contains", "not_contains": "does not contain", "lt": "is less than",
     "le": "is at most", "gt": "is greater than", "ge": "is at least", "changed": "changed",
     "changed_to": "changed to", "changed_from": "changed from", "not_changed": "did not change",
+    "in_range": "is in", "not_in_range": "is not in",
 }
-RATINGS = {"promoter", "passive", "detractor", "satisfied", "dissatisfied"}
+RATINGS = ("promoter", "passive", "detractor", "satisfied", "dissatisfied")
+DATE_RANGES = {"today": "today", "past_7_days": "the past 7 days",
+               "past_30_days": "the past 30 days", "past_90_days": "the past 90 days",
+               "this_month": "this month", "last_month": "last month"}
+VALUELESS_OPS = {"changed", "not_changed"}
+MAX_DEPTH = 4
 
 
-def coerce(field: Field, value: Any) -> Any:
+@dataclass
+class Schema:
+    """The fields available: the fixed ones plus the helpdesk's custom fields."""
+
+    custom_fields: Mapping[int, tuple[str, str]] = field(default_factory=dict)  # id → (name, type)
+
+    def field(self, name: str) -> Field:
+        if name.startswith("custom:"):
+            try:
+                fid = int(name.split(":", 1)[1])
+            except ValueError:
+                raise CriteriaError(f"unknown field {name[:40]!r}") from None
+            if fid not in self.custom_fields:
+                raise CriteriaError(f"custom field #{fid} no longer exists")
+            label, ftype = self.custom_fields[fid]
+            return Field(name, label, "number" if ftype == "number" else "text")
+        for f in BASE_FIELDS:
+            if f.name == name:
+                return f
+        raise CriteriaError(f"unknown field {name[:40]!r}")
+
+    def fields(self, include_events: bool = True) -> list[Field]:
+        found = [f for f in BASE_FIELDS if include_events or f.context == STATE]
+        found += [self.field(f"custom:{fid}") for fid in sorted(self.custom_fields)]
+        return found
+
+
+DEFAULT_SCHEMA = Schema()
+
+
+def is_group(node: Mapping[str, Any]) -> bool:
+    """Whether a node is a nested all/any group rather than a condition."""
+    return "conditions" in node
+
+
+def coerce(f: Field, value: Any) -> Any:
     """Turn a stored or submitted value into the field's type, or raise CriteriaError."""
-    if value is None:
-        return None
-    if field.kind == "bool":
+    if f.kind == "bool":
         if isinstance(value, bool):
             return value
         text = str(value).strip().lower()
@@ -75,116 +143,286 @@ def coerce(field: Field, value: Any) -> Any:
             return True
         if text in {"0", "false", "no", "off"}:
             return False
-        raise CriteriaError(f"{field.label}: {value!r} is not yes or no")
-    if field.kind in {"ref", "int"}:
+        raise CriteriaError(f"{f.label}: {str(value)[:40]!r} is not yes or no")
+    if f.kind == "ref":
+        if value in (None, "", 0, "0", "none"):
+            return None  # nobody / no category
         try:
             return int(value)
         except (TypeError, ValueError):
-            raise CriteriaError(f"{field.label}: {value!r} is not a number") from None
-    if field.kind == "rating":
+            raise CriteriaError(f"{f.label}: {str(value)[:40]!r} is not a valid choice") from None
+    if f.kind in {"number", "minutes"}:
+        if isinstance(value, bool):
+            raise CriteriaError(f"{f.label}: {value!r} is not a number")
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise CriteriaError(f"{f.label}: {str(value)[:40]!r} is not a number") from None
+        if number != number or abs(number) > 1e12:
+            raise CriteriaError(f"{f.label}: {str(value)[:40]!r} is out of range")
+        return int(number) if number.is_integer() else number
+    if f.kind == "rating":
         text = str(value).strip().lower()
         if text not in RATINGS:
-            raise CriteriaError(f"{field.label}: {value!r} is not a rating")
+            raise CriteriaError(f"{f.label}: {str(value)[:40]!r} is not a rating "
+                                f"({', '.join(RATINGS)})")
         return text
-    return str(value)
+    if f.kind == "choice":
+        text = str(value).strip().lower()
+        if text not in f.choices:
+            raise CriteriaError(f"{f.label}: {str(value)[:40]!r} is not one of "
+                                f"{', '.join(f.choices)}")
+        return text
+    if f.kind == "date":
+        text = str(value).strip().lower()
+        if text not in DATE_RANGES:
+            raise CriteriaError(f"{f.label}: {str(value)[:40]!r} is not a date range")
+        return text
+    if value is None:
+        raise CriteriaError(f"{f.label}: a value is required")
+    text = str(value)
+    if len(text) > 500:
+        raise CriteriaError(f"{f.label}: the value is longer than 500 characters")
+    return text
 
 
-def validate(conditions: list[Mapping[str, Any]], allow_change_ops: bool) -> None:
-    """Raise CriteriaError for the first condition that is not well formed."""
-    for cond in conditions:
-        field = FIELDS.get(cond.get("field", ""))
-        if field is None:
-            raise CriteriaError(f"unknown field {cond.get('field')!r}")
-        op = cond.get("op")
-        if op not in OPS_BY_KIND[field.kind]:
-            raise CriteriaError(f"{field.label}: unknown operator {op!r}")
+def validate(tree: list[Mapping[str, Any]], allow_change_ops: bool, allow_event_fields: bool,
+             schema: Schema = DEFAULT_SCHEMA, depth: int = 0) -> None:
+    """Raise CriteriaError for the first node that is not well formed."""
+    if not isinstance(tree, list):
+        raise CriteriaError("conditions must be a list")
+    if depth > MAX_DEPTH:
+        raise CriteriaError(f"groups nest at most {MAX_DEPTH} deep")
+    for node in tree:
+        if not isinstance(node, Mapping):
+            raise CriteriaError("each condition must be an object")
+        if is_group(node):
+            if node.get("match") not in ("all", "any"):
+                raise CriteriaError("a group must match all or any")
+            validate(node["conditions"], allow_change_ops, allow_event_fields, schema, depth + 1)
+            continue
+        f = schema.field(str(node.get("field", "")))
+        op = node.get("op")
+        if op not in OPS_BY_KIND[f.kind]:
+            raise CriteriaError(f"{f.label}: unknown operator {str(op)[:20]!r}")
         if op in CHANGE_OPS and not allow_change_ops:
-            raise CriteriaError(f"{field.label}: '{OP_LABELS[op]}' only applies to triggers")
-        if op not in {"changed", "not_changed"}:
-            coerce(field, cond.get("value"))
-        if op in STATE_OPS - {"is", "is_not"} and cond.get("value") in (None, ""):
-            raise CriteriaError(f"{field.label}: '{OP_LABELS[op]}' needs a value")
+            raise CriteriaError(f"{f.label}: '{OP_LABELS[op]}' only applies to triggers")
+        if f.context == EVENT and not allow_event_fields:
+            raise CriteriaError(f"{f.label} only applies to triggers")
+        if op not in VALUELESS_OPS:
+            coerce(f, node.get("value"))
 
 
-def _compare(op: str, actual: Any, expected: Any) -> bool:
+# ---------------------------------------------------------------- evaluation in Python
+
+
+def _minutes_since(moment: datetime | None, now: datetime) -> float | None:
+    return None if moment is None else (now - moment).total_seconds() / 60.0
+
+
+def date_range(name: str, now: datetime) -> tuple[datetime, datetime]:
+    """[start, end) of a relative date range, in the same naive UTC as the columns."""
+    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    if name == "today":
+        return today, today + timedelta(days=1)
+    if name.startswith("past_"):
+        days = int(name.split("_")[1])
+        return now - timedelta(days=days), now + timedelta(seconds=1)
+    first = today.replace(day=1)
+    if name == "this_month":
+        days = calendar.monthrange(first.year, first.month)[1]
+        return first, first + timedelta(days=days)
+    previous = (first - timedelta(days=1)).replace(day=1)
+    return previous, first  # last_month
+
+
+def value_of(f: Field, snap: Mapping[str, Any], now: datetime) -> Any:
+    """A field's value in a snapshot (minutes are computed against `now`)."""
+    if f.kind == "minutes":
+        return _minutes_since(snap.get(f.name.replace("minutes_since_", "") + "_at"), now)
+    return snap.get(f.name)
+
+
+def _text_equal(a: Any, b: Any) -> bool:
+    return a is not None and str(a).lower() == str(b).lower()
+
+
+def _compare(f: Field, op: str, actual: Any, expected: Any, now: datetime) -> bool:
+    if f.kind == "date":
+        if actual is None:
+            return op == "not_in_range"
+        start, end = date_range(expected, now)
+        inside = start <= actual < end
+        return inside if op == "in_range" else not inside
+    if f.kind == "number" and actual is not None and not isinstance(actual, (int, float)):
+        try:
+            actual = float(actual)
+        except (TypeError, ValueError):
+            actual = None
     if op == "is":
-        return actual == expected
+        if expected is None:
+            return actual is None
+        return _text_equal(actual, expected) if f.kind == "text" else actual == expected
     if op == "is_not":
-        return actual != expected
+        if expected is None:
+            return actual is not None
+        return not _text_equal(actual, expected) if f.kind == "text" else actual != expected
+    if op == "not_contains":
+        return actual is None or str(expected).lower() not in str(actual).lower()
     if actual is None:
-        # Like the SQL compilation: a missing value "does not contain" anything, and
-        # matches no ordering or other text operator.
-        return op == "not_contains"
-    if op in {"lt", "le", "gt", "ge"}:
+        return False
+    if op in ORDER_OPS:
         return {"lt": actual < expected, "le": actual <= expected,
                 "gt": actual > expected, "ge": actual >= expected}[op]
     a, e = str(actual).lower(), str(expected).lower()
-    return {"begins_with": a.startswith(e), "ends_with": a.endswith(e),
-            "contains": e in a, "not_contains": e not in a}[op]
+    return {"begins_with": a.startswith(e), "ends_with": a.endswith(e), "contains": e in a}[op]
 
 
-def evaluate_condition(cond: Mapping[str, Any], old: Mapping | None, new: Mapping) -> bool:
+def evaluate_condition(cond: Mapping[str, Any], old: Mapping | None, new: Mapping,
+                       now: datetime, schema: Schema = DEFAULT_SCHEMA) -> bool:
     """Whether one condition holds for a change from `old` (None: just created) to `new`."""
-    field = FIELDS[cond["field"]]
+    f = schema.field(cond["field"])
     op = cond["op"]
-    now_value = new.get(field.name)
+    current = value_of(f, new, now)
     if op in CHANGE_OPS:
-        before = old.get(field.name) if old is not None else None
-        changed = old is None and now_value is not None or (old is not None and before != now_value)
+        before = value_of(f, old, now) if old is not None else None
+        changed = (current is not None) if old is None else before != current
         if op == "changed":
             return changed
         if op == "not_changed":
             return not changed
-        expected = coerce(field, cond.get("value"))
+        expected = coerce(f, cond.get("value"))
         if op == "changed_to":
-            return changed and now_value == expected
-        return changed and old is not None and before == expected  # changed_from
-    return _compare(op, now_value, coerce(field, cond.get("value")))
+            return changed and (_text_equal(current, expected) if f.kind == "text"
+                                else current == expected)
+        return changed and old is not None and (
+            _text_equal(before, expected) if f.kind == "text" else before == expected)
+    return _compare(f, op, current, coerce(f, cond.get("value")), now)
 
 
-def evaluate(match: str, conditions: list[Mapping], old: Mapping | None, new: Mapping
-             ) -> tuple[bool, list[bool]]:
-    """Evaluate all/any conditions; returns the verdict and each condition's result."""
-    results = [evaluate_condition(c, old, new) for c in conditions]
-    if not results:
-        return True, results
-    return (all(results) if match == "all" else any(results)), results
+@dataclass
+class Explanation:
+    """One line of 'why': a condition or group, its depth, and whether it held."""
+
+    depth: int
+    text: str
+    held: bool
 
 
-ColumnMap = Mapping[str, ColumnElement]
+def evaluate(match: str, tree: list[Mapping], old: Mapping | None, new: Mapping,
+             now: datetime, schema: Schema = DEFAULT_SCHEMA,
+             describe: Callable[[Mapping], str] | None = None,
+             ) -> tuple[bool, list[Explanation]]:
+    """Evaluate an all/any tree; returns the verdict and every node's result, in order."""
+    lines: list[Explanation] = []
+
+    def walk(match_: str, nodes: list[Mapping], depth: int) -> bool:
+        results = []
+        for node in nodes:
+            if is_group(node):
+                index = len(lines)
+                lines.append(Explanation(depth, f"{node['match']} of:", False))
+                held = walk(node["match"], node["conditions"], depth + 1)
+                lines[index].held = held
+            else:
+                held = evaluate_condition(node, old, new, now, schema)
+                lines.append(Explanation(depth, describe(node) if describe else str(node), held))
+            results.append(held)
+        if not results:
+            return True
+        return all(results) if match_ == "all" else any(results)
+
+    return walk(match, tree, 0), lines
 
 
-def compile_condition(cond: Mapping[str, Any], columns: ColumnMap) -> ColumnElement[bool]:
+def iter_conditions(tree: list[Mapping]) -> Iterator[Mapping]:
+    """Every condition of a tree, groups flattened."""
+    for node in tree:
+        if is_group(node):
+            yield from iter_conditions(node["conditions"])
+        else:
+            yield node
+
+
+# ---------------------------------------------------------------- compilation to SQL
+
+
+@dataclass
+class SqlContext:
+    """The columns and tables a compiled condition refers to.
+
+    `columns` maps plain fields to columns; `custom_value(field_id)` returns a correlated
+    scalar subquery of a custom field's value; `flags` maps the Thermostat flags
+    (survey_has_response, survey_sent_unanswered, survey_never, survey_id,
+    survey_has_comment) to ready boolean expressions / scalar subqueries.
+    """
+
+    columns: Mapping[str, ColumnElement]
+    custom_value: Callable[[int], ColumnElement]
+    special: Mapping[str, Callable[[str, Any], ColumnElement[bool]]] = field(default_factory=dict)
+
+
+def _sql_compare(f: Field, op: str, col: ColumnElement, value: Any) -> ColumnElement[bool]:
+    if op == "is":
+        if value is None:
+            return col.is_(None)
+        return func.lower(col) == str(value).lower() if f.kind == "text" else col == value
+    if op == "is_not":
+        if value is None:
+            return col.is_not(None)
+        differs = func.lower(col) != str(value).lower() if f.kind == "text" else col != value
+        return or_(differs, col.is_(None))
+    if op in ORDER_OPS:
+        return {"lt": col < value, "le": col <= value, "gt": col > value, "ge": col >= value}[op]
+    text = str(value).lower()
+    low = func.lower(col)
+    if op == "begins_with":
+        return low.startswith(text, autoescape=True)
+    if op == "ends_with":
+        return low.endswith(text, autoescape=True)
+    if op == "contains":
+        return low.contains(text, autoescape=True)
+    return or_(not_(low.contains(text, autoescape=True)), col.is_(None))  # not_contains
+
+
+def compile_condition(cond: Mapping[str, Any], ctx: SqlContext, now: datetime,
+                      schema: Schema = DEFAULT_SCHEMA) -> ColumnElement[bool]:
     """Compile one state condition to SQL; every value is a bound parameter."""
-    field = FIELDS[cond["field"]]
+    f = schema.field(cond["field"])
     op = cond["op"]
     if op in CHANGE_OPS:
-        raise CriteriaError(f"{field.label}: '{OP_LABELS[op]}' cannot be used in a filter")
-    col = columns[field.name]
-    value = coerce(field, cond.get("value"))
-    if op == "is":
-        return col.is_(None) if value is None else (col == value)
-    if op == "is_not":
-        return col.is_not(None) if value is None else or_(col != value, col.is_(None))
-    ops: dict[str, Callable[[], ColumnElement[bool]]] = {
-        "lt": lambda: col < value, "le": lambda: col <= value,
-        "gt": lambda: col > value, "ge": lambda: col >= value,
-        "begins_with": lambda: func.lower(col).startswith(str(value).lower(), autoescape=True),
-        "ends_with": lambda: func.lower(col).endswith(str(value).lower(), autoescape=True),
-        "contains": lambda: func.lower(col).contains(str(value).lower(), autoescape=True),
-        "not_contains": lambda: or_(
-            not_(func.lower(col).contains(str(value).lower(), autoescape=True)), col.is_(None)
-        ),
-    }
-    return ops[op]()
+        raise CriteriaError(f"{f.label}: '{OP_LABELS[op]}' cannot be used here")
+    if f.context == EVENT:
+        raise CriteriaError(f"{f.label} only applies to triggers")
+    value = coerce(f, cond.get("value"))
+    if f.name in ctx.special:
+        return ctx.special[f.name](op, value)
+    if f.kind == "minutes":
+        col = ctx.columns[f.name.replace("minutes_since_", "") + "_at"]
+        cutoff = now - timedelta(minutes=value)
+        # "more than N minutes since X" is "X before now - N minutes"
+        flipped = {"lt": col > cutoff, "le": col >= cutoff, "gt": col < cutoff,
+                   "ge": col <= cutoff}[op]
+        return and_(col.is_not(None), flipped)
+    if f.kind == "date":
+        col = ctx.columns[f.name]
+        start, end = date_range(value, now)
+        inside = and_(col.is_not(None), col >= start, col < end)
+        return inside if op == "in_range" else not_(inside)
+    if f.name.startswith("custom:"):
+        col = ctx.custom_value(int(f.name.split(":", 1)[1]))
+        if f.kind == "number":
+            col = cast(col, Float)
+        return _sql_compare(f, op, col, value)
+    return _sql_compare(f, op, ctx.columns[f.name], value)
 
 
-def compile_conditions(match: str, conditions: list[Mapping], columns: ColumnMap
-                       ) -> ColumnElement[bool]:
-    """Compile an all/any list of state conditions into one WHERE clause."""
-    clauses = [compile_condition(c, columns) for c in conditions]
+def compile_tree(match: str, tree: list[Mapping], ctx: SqlContext, now: datetime,
+                 schema: Schema = DEFAULT_SCHEMA) -> ColumnElement[bool]:
+    """Compile an all/any tree of state conditions into one WHERE clause."""
+    clauses = [compile_tree(n["match"], n["conditions"], ctx, now, schema) if is_group(n)
+               else compile_condition(n, ctx, now, schema) for n in tree]
     if not clauses:
         return true()
-    if match == "all":
-        return and_(*clauses)
-    return or_(*clauses) if clauses else false()
+    return and_(*clauses) if match == "all" else or_(*clauses)
+

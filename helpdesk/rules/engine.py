@@ -1,79 +1,180 @@
-"""The trigger engine: evaluates enabled triggers against a request change, runs actions."""
+"""The rules engine: triggers on events, automation rules on a schedule, and the run log.
+
+Triggers evaluate in Python against snapshots of the request (old → new); automation rules
+compile their conditions to SQL and act only on the requests the database selects.
+Actions never set off triggers, so a trigger cannot loop.
+"""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, Mapping
 
-from sqlalchemy import select
+from sqlalchemy import func, insert, select, update
 
 from .. import criteria
+from ..conditions import (broken_references, current_schema, describe_condition, snapshot,
+                          tickets_matching)
 from ..extensions import db
-from ..models import Rule, Ticket, User
-from .actions import run_action
+from ..models import Rule, RuleRun, RuleTicketRun, Ticket, User, utcnow
+from .actions import action_problems, run_action
 
 log = logging.getLogger(__name__)
 
 EVENTS = {"created": "a request is created", "updated": "a request is updated",
           "result": "a survey result arrives"}
-
-
-def snapshot(ticket: Ticket) -> dict[str, Any]:
-    """The request's state as the condition language sees it."""
-    customer = ticket.customer
-    return {
-        "status": ticket.status_id,
-        "category": ticket.category_id,
-        "assignee": ticket.assignee_id,
-        "is_open": bool(ticket.is_open),
-        "urgent": bool(ticket.urgent),
-        "subject": ticket.subject,
-        "customer_email": customer.email if customer else None,
-        "customer_first_name": customer.first_name if customer else None,
-        "customer_last_name": customer.last_name if customer else None,
-        "survey_score": ticket.survey_score,
-        "survey_rating": ticket.survey_rating,
-    }
+SCHEDULES = {"1m": ("every minute", 60), "5m": ("every 5 minutes", 300),
+             "1h": ("every hour", 3600), "12h": ("twice a day", 43200),
+             "1d": ("every day", 86400), "1w": ("every week", 604800),
+             "1mo": ("every month", 2592000)}
+AUTOMATION_BATCH = 500
 
 
 @dataclass
-class RuleRun:
-    """What one rule did for one event: which conditions held and each action's outcome."""
+class RuleOutcome:
+    """What one rule did for one request: each condition's result and each action's outcome."""
 
-    rule_id: int
-    rule_name: str
+    rule: Rule
     fired: bool
-    conditions: list[bool]
+    lines: list[criteria.Explanation]
     actions: list[str] = field(default_factory=list)
+    skipped: str | None = None
+
+
+def rule_problems(rule: Rule, schema: criteria.Schema) -> list[str]:
+    """Why a stored rule cannot run as written (deleted status, field, survey...)."""
+    problems = broken_references(rule.conditions, schema)
+    try:
+        criteria.validate(rule.conditions, allow_change_ops=rule.kind == "trigger",
+                          allow_event_fields=rule.kind == "trigger", schema=schema)
+    except criteria.CriteriaError as exc:
+        problems.append(str(exc))
+    problems += action_problems(rule.actions)
+    return list(dict.fromkeys(problems))
+
+
+def evaluate_rule(rule: Rule, old: Mapping | None, new: Mapping, now: datetime,
+                  schema: criteria.Schema) -> RuleOutcome:
+    """Evaluate a rule's conditions without acting (the dry run uses this too)."""
+    problems = rule_problems(rule, schema)
+    if problems:
+        return RuleOutcome(rule, False, [], skipped="; ".join(problems))
+    fired, lines = criteria.evaluate(rule.match, rule.conditions, old, new, now, schema,
+                                     describe=lambda c: describe_condition(c, schema))
+    return RuleOutcome(rule, fired, lines)
 
 
 def enabled_triggers(event: str) -> list[Rule]:
     """Enabled triggers for an event, in the admin's order."""
     return list(db.session.scalars(
         select(Rule).where(Rule.kind == "trigger", Rule.event == event, Rule.enabled.is_(True))
-        .order_by(Rule.position, Rule.id)
-    ))
+        .order_by(Rule.position, Rule.id)))
 
 
-def run_triggers(event: str, ticket: Ticket, old: dict[str, Any] | None,
-                 actor: User | None = None) -> list[RuleRun]:
-    """Run every matching trigger once for this event. Actions do not set off triggers."""
+def _log(outcome: RuleOutcome, ticket_id: int | None, event: str) -> dict[str, Any]:
+    return {"rule_id": outcome.rule.id, "ticket_id": ticket_id, "event": event,
+            "fired": outcome.fired, "actions": outcome.actions, "note": outcome.skipped,
+            "lines": [{"depth": x.depth, "text": x.text, "held": x.held} for x in outcome.lines],
+            "created_at": utcnow()}
+
+
+def run_triggers(event: str, ticket: Ticket, old: Mapping[str, Any] | None,
+                 actor: User | None = None, event_data: Mapping[str, Any] | None = None
+                 ) -> list[RuleOutcome]:
+    """Run every matching trigger once for this event, in order, and log the runs.
+
+    The log keeps runs that fired, were skipped, or had a condition hold: enough to say why a
+    rule did or did not act, without a row per rule per update.
+    """
     if event not in EVENTS:
         raise ValueError(f"unknown trigger event {event!r}")
-    new = snapshot(ticket)
-    runs: list[RuleRun] = []
-    for rule in enabled_triggers(event):
-        try:
-            criteria.validate(rule.conditions, allow_change_ops=True)
-            fired, results = criteria.evaluate(rule.match, rule.conditions, old, new)
-        except criteria.CriteriaError as exc:
-            log.warning("trigger %s skipped: %s", rule.id, exc)
-            runs.append(RuleRun(rule.id, rule.name, False, [], [f"skipped: {exc}"]))
-            continue
-        run = RuleRun(rule.id, rule.name, fired, results)
-        if fired:
-            for action in rule.actions:
-                run.actions.append(run_action(rule, action, ticket, actor))
-        runs.append(run)
-    return runs
+    rules = enabled_triggers(event)
+    if not rules:
+        return []
+    schema = current_schema()
+    now = utcnow()
+    new = snapshot(ticket, {"actor": actor.id if actor else None, **(event_data or {})})
+    outcomes, rows = [], []
+    for rule in rules:
+        outcome = evaluate_rule(rule, old, new, now, schema)
+        if outcome.skipped:
+            log.warning("trigger %s skipped: %s", rule.id, outcome.skipped)
+        elif outcome.fired:
+            outcome.actions = [run_action(rule, action, ticket, actor) for action in rule.actions]
+        outcomes.append(outcome)
+        if outcome.fired or outcome.skipped or any(x.held for x in outcome.lines):
+            rows.append(_log(outcome, ticket.id, event))
+    if rows:
+        db.session.execute(insert(RuleRun), rows)
+    return outcomes
+
+
+# ---------------------------------------------------------------- automation rules
+
+
+def is_due(rule: Rule, now: datetime) -> bool:
+    """Whether an automation rule's schedule says it should run now."""
+    if rule.schedule not in SCHEDULES:
+        return False
+    interval = SCHEDULES[rule.schedule][1]
+    # A little slack so a 60 s cron tick does not skip an "every minute" rule by jitter.
+    return rule.last_run_at is None or rule.last_run_at <= now - timedelta(seconds=interval - 5)
+
+
+def automation_query(rule: Rule, now: datetime, schema: criteria.Schema):
+    """The SELECT of request ids this automation rule would act on now (all in SQL)."""
+    query = tickets_matching(rule.match, rule.conditions, now, schema)
+    done = select(RuleTicketRun.runs).where(RuleTicketRun.rule_id == rule.id,
+                                            RuleTicketRun.ticket_id == Ticket.id)
+    cap = 1 if rule.run_once else max(1, rule.max_runs)
+    return query.where(func.coalesce(done.correlate(Ticket).scalar_subquery(), 0) < cap)
+
+
+def run_automation(rule_id: int, now: datetime | None = None) -> dict[str, Any]:
+    """Run one automation rule over the requests SQL selects for it; commit per batch."""
+    rule = db.session.get(Rule, rule_id)
+    if rule is None or rule.kind != "automation":
+        return {"skipped": "no such automation rule"}
+    now = now or utcnow()
+    schema = current_schema()
+    problems = rule_problems(rule, schema)
+    rule.last_run_at = now
+    if problems:
+        db.session.add(RuleRun(rule_id=rule.id, event="schedule", fired=False,
+                               note="skipped: " + "; ".join(problems)))
+        db.session.commit()
+        return {"skipped": problems}
+    ids = list(db.session.scalars(automation_query(rule, now, schema).order_by(Ticket.id)))
+    acted = 0
+    for start in range(0, len(ids), AUTOMATION_BATCH):
+        for ticket_id in ids[start:start + AUTOMATION_BATCH]:
+            ticket = db.session.get(Ticket, ticket_id)
+            outcome = RuleOutcome(rule, True, [])
+            outcome.actions = [run_action(rule, a, ticket, None) for a in rule.actions]
+            _count_run(rule.id, ticket_id, now)
+            db.session.add(RuleRun(**_log(outcome, ticket_id, "schedule")))
+            acted += 1
+        db.session.commit()
+    db.session.add(RuleRun(rule_id=rule.id, event="schedule", fired=acted > 0,
+                           note=f"{acted} request(s) matched and acted on"))
+    db.session.commit()
+    return {"rule": rule.id, "acted": acted}
+
+
+def _count_run(rule_id: int, ticket_id: int, now: datetime) -> None:
+    updated = db.session.execute(
+        update(RuleTicketRun).where(RuleTicketRun.rule_id == rule_id,
+                                    RuleTicketRun.ticket_id == ticket_id)
+        .values(runs=RuleTicketRun.runs + 1, last_at=now))
+    if updated.rowcount == 0:
+        db.session.add(RuleTicketRun(rule_id=rule_id, ticket_id=ticket_id, runs=1, last_at=now))
+        db.session.flush()
+
+
+def due_automations(now: datetime) -> list[int]:
+    """Ids of enabled automation rules whose schedule says run now."""
+    rules = db.session.scalars(select(Rule).where(Rule.kind == "automation",
+                                                  Rule.enabled.is_(True)).order_by(Rule.id))
+    return [r.id for r in rules if is_due(r, now)]

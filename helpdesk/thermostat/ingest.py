@@ -160,7 +160,8 @@ def _same(row: SurveyResult, parsed: ParsedResult) -> bool:
 
 def ingest_one(parsed: ParsedResult, source: str = "thermostat") -> str:
     """Upsert one parsed response; returns created | updated | unchanged."""
-    from ..rules.engine import run_triggers, snapshot
+    from ..conditions import snapshot
+    from ..rules.engine import run_triggers
 
     row = db.session.scalar(select(SurveyResult).where(
         SurveyResult.source == source, SurveyResult.response_id == parsed.response_id))

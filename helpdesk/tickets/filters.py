@@ -6,15 +6,8 @@ from dataclasses import dataclass, field
 from typing import Mapping
 
 from .. import criteria
-from ..models import Customer, Ticket
-
-COLUMNS = {
-    "status": Ticket.status_id, "category": Ticket.category_id, "assignee": Ticket.assignee_id,
-    "is_open": Ticket.is_open, "urgent": Ticket.urgent, "subject": Ticket.subject,
-    "customer_email": Customer.email, "customer_first_name": Customer.first_name,
-    "customer_last_name": Customer.last_name, "survey_score": Ticket.survey_score,
-    "survey_rating": Ticket.survey_rating,
-}
+from ..conditions import sql_context
+from ..models import utcnow
 RATING_CHOICES = [("", "Any"), ("promoter", "Promoters (9–10)"), ("passive", "Passives (7–8)"),
                   ("detractor", "Detractors (0–6)"), ("satisfied", "CSAT satisfied (4–5)"),
                   ("dissatisfied", "CSAT dissatisfied (1–3)")]
@@ -68,7 +61,7 @@ def parse_filter(args: Mapping[str, str]) -> ListFilter:
 def where_clause(f: ListFilter):
     """The SQL condition for a parsed filter."""
     try:
-        criteria.validate(f.conditions, allow_change_ops=False)
+        criteria.validate(f.conditions, allow_change_ops=False, allow_event_fields=False)
+        return criteria.compile_tree("all", f.conditions, sql_context(), utcnow())
     except criteria.CriteriaError as exc:
         raise FilterError(str(exc)) from None
-    return criteria.compile_conditions("all", f.conditions, COLUMNS)

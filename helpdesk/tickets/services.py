@@ -9,7 +9,8 @@ from sqlalchemy import func, select
 from ..extensions import db
 from ..history import add_event
 from ..models import Category, Customer, Status, Ticket, User, utcnow
-from ..rules.engine import run_triggers, snapshot
+from ..conditions import snapshot
+from ..rules.engine import run_triggers
 
 
 class TicketError(ValueError):
@@ -64,7 +65,8 @@ def add_note(ticket: Ticket, body: str, public: bool, actor: User) -> None:
         ticket.first_response_at = utcnow()
     ticket.updated_at = utcnow()
     db.session.flush()
-    run_triggers("updated", ticket, old, actor)
+    run_triggers("updated", ticket, old, actor,
+                 {"note_type": "public" if public else "private", "note_body": body})
 
 
 @dataclass
