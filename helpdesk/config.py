@@ -51,6 +51,8 @@ class Config:
     MAIL_SINK_DIR = os.environ.get("MAIL_SINK_DIR", str(INSTANCE_DIR / "mail"))
     REQUESTS_PER_PAGE = 25
     INBOUND_MAX_BYTES = 1024 * 1024
+    # Werkzeug stops reading any body past this (also bodies sent without Content-Length).
+    MAX_CONTENT_LENGTH = 2 * 1024 * 1024
     INBOUND_TOLERANCE_SECONDS = 300
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
