@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, redirect, request, url_for
-from flask_login import current_user
+from flask import Flask, flash, redirect, request, session, url_for
+from flask_login import current_user, logout_user
 
 from .config import BASE_DIR, INSTANCE_DIR, Config, check_production
 
@@ -38,7 +38,7 @@ def create_app(config_object: type | None = None, overrides: dict[str, Any] | No
 def register_extensions(app: Flask) -> None:
     """Bind db, migrate, login manager and CSRF protection; hook the outbox to commits."""
     from . import models
-    from .extensions import csrf, db, login_manager, migrate
+    from .extensions import csrf, db, limiter, login_manager, migrate
     from .aftercommit import install as install_after_commit
     from .outbox import install_session_hooks
     from .sqlite import install_sqlite_pragmas
@@ -46,14 +46,22 @@ def register_extensions(app: Flask) -> None:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"))
     csrf.init_app(app)
+    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"])
+    limiter.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message_category = "info"
 
     @login_manager.user_loader
     def load_user(user_id: str):
-        user = db.session.get(models.User, int(user_id)) if user_id.isdigit() else None
-        return user if user is not None and user.active else None
+        # "<id>:<session_version>": a password reset or deactivation bumps the version.
+        uid, _, version = user_id.partition(":")
+        if not (uid.isdigit() and version.isdigit()):
+            return None
+        user = db.session.get(models.User, int(uid))
+        if user is None or not user.active or user.session_version != int(version):
+            return None
+        return user
 
     with app.app_context():
         install_sqlite_pragmas(db.engine)
@@ -65,12 +73,14 @@ def register_blueprints(app: Flask) -> None:
     """Mount every feature; admin areas hang under the admin blueprint and its guard."""
     from .admin import bp as admin_bp
     from .auth import bp as auth_bp
+    from .reports.routes import bp as reports_bp
     from .results.routes import bp as results_bp
     from .tickets import bp as tickets_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(tickets_bp)
     app.register_blueprint(results_bp)
+    app.register_blueprint(reports_bp)
     app.register_blueprint(admin_bp, url_prefix="/admin")
 
 
@@ -83,6 +93,14 @@ def register_security(app: Flask) -> None:
 
     @app.before_request
     def require_login():
+        if "_user_id" in session and not current_user.is_authenticated:
+            # The session names an account that no longer loads (deactivated, or its
+            # password was reset): end it and say why, instead of a silent bounce.
+            logout_user()
+            flash("Your session has ended (your account was deactivated or its password was "
+                  "changed). Please log in again.", "info")
+            if request.endpoint not in PUBLIC_ENDPOINTS:
+                return redirect(url_for("auth.login"))
         if request.endpoint in PUBLIC_ENDPOINTS or request.endpoint is None:
             return None
         if not current_user.is_authenticated:

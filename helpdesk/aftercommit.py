@@ -25,6 +25,8 @@ def install(session_class=Session) -> None:
 
     @event.listens_for(session_class, "after_commit")
     def _run(session):
+        if session.in_nested_transaction():
+            return  # SQLAlchemy also fires after_commit when a SAVEPOINT is released
         for fn in session.info.pop(_KEY, []):
             try:
                 fn()

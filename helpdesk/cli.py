@@ -86,13 +86,15 @@ def seed_demo_data(count: int = 50) -> bool:
     db.session.add_all(customers)
     for i in range(count):
         opened = now - timedelta(days=rng.randint(0, 60), minutes=rng.randint(0, 1440))
+        frt = rng.randint(5, 600) if i % 4 else None
         closed = i % 3 == 0
         ticket = Ticket(
             subject=SUBJECTS[i % len(SUBJECTS)], customer=customers[i % len(customers)],
             status=statuses["Problem Solved" if closed else "Active"],
             category=categories[i % len(categories)], assignee=[admin, agent, None][i % 3],
             is_open=not closed, urgent=i % 7 == 0, opened_at=opened, updated_at=opened,
-            first_response_at=opened + timedelta(minutes=rng.randint(5, 600)) if i % 4 else None,
+            first_response_at=opened + timedelta(minutes=frt) if frt else None,
+            first_response_seconds=frt * 60 if frt else None,
             closed_at=opened + timedelta(hours=rng.randint(1, 72)) if closed else None)
         db.session.add(ticket)
         db.session.add(TicketEvent(ticket=ticket, kind="note_public", created_at=opened,
@@ -135,6 +137,20 @@ def register(app: Flask) -> None:
         db.session.commit()
         click.echo(f"Admin {email} created.")
 
+    @app.cli.command("seed-scale")
+    @click.option("--requests", "count", default=1_000_000, show_default=True)
+    @click.option("--results", default=300_000, show_default=True)
+    @click.option("--seed", default=7, show_default=True)
+    def seed_scale_command(count, results, seed):
+        """Add a deterministic large data set (benchmarks): requests and survey results."""
+        from .scale import seed_scale
+
+        seed_reference_data()
+        _user(*DEMO_ADMIN, role="admin")
+        _user(*DEMO_AGENT, role="agent")
+        db.session.commit()
+        seed_scale(count, results, seed=seed, echo=click.echo)
+
     @app.cli.command("thermostat-poll")
     def thermostat_poll():
         """Fetch new survey results from Thermostat now, in this process."""
@@ -148,3 +164,30 @@ def register(app: Flask) -> None:
         from .thermostat.jobs import sweep_outbox
 
         click.echo(f"{sweep_outbox()} dispatch(es) enqueued")
+
+    @app.cli.command("rotate-secrets")
+    def rotate_secrets():
+        """Re-encrypt the stored Thermostat token and push secret with the newest key."""
+        from cryptography.fernet import InvalidToken
+
+        from .crypto import rotate
+        from .models import Integration
+
+        rotated = 0
+        for integ in db.session.scalars(select(Integration).order_by(Integration.id)):
+            for column in ("token_encrypted", "push_secret_encrypted"):
+                value = getattr(integ, column)
+                if not value:
+                    continue
+                try:
+                    setattr(integ, column, rotate(value))
+                except InvalidToken:
+                    db.session.rollback()
+                    raise click.ClickException(
+                        f"{integ.name} {column.removesuffix('_encrypted').replace('_', ' ')} "
+                        "cannot be decrypted with any key in ENCRYPTION_KEYS: nothing was "
+                        "changed. Put the old key back (after the new one) and run this again.")
+                rotated += 1
+        db.session.commit()
+        click.echo(f"{rotated} secret(s) re-encrypted with the newest key. The older keys can "
+                   "now be removed from ENCRYPTION_KEYS.")

@@ -10,12 +10,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Mapping
 
-from sqlalchemy import and_, exists, select
+from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.orm import aliased
 
 from . import criteria
 from .extensions import db
-from .models import (Category, Customer, CustomField, Dispatch, Status, SurveyResult,
+from .models import (Category, Customer, CustomField, Status, SurveyResult,
                      ThermostatSurvey, Ticket, TicketFieldValue, User)
 
 
@@ -25,12 +25,8 @@ def current_schema() -> criteria.Schema:
     return criteria.Schema({fid: (name, ftype) for fid, name, ftype in rows})
 
 
-def _survey_flags(ticket_id: int, has_result: bool) -> dict[str, bool]:
-    sent = db.session.scalar(select(exists().where(
-        Dispatch.ticket_id == ticket_id, Dispatch.state == "sent")))
-    return {"survey_has_response": has_result,
-            "survey_sent_unanswered": bool(sent) and not has_result,
-            "survey_never": not sent and not has_result}
+def _typed(ticket: Ticket, survey_type: str, value: Any) -> Any:
+    return value if ticket.survey_type == survey_type else None
 
 
 def snapshot(ticket: Ticket, event: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -51,6 +47,14 @@ def snapshot(ticket: Ticket, event: Mapping[str, Any] | None = None) -> dict[str
         "customer_phone": customer.phone if customer else None,
         "survey_score": ticket.survey_score,
         "survey_rating": ticket.survey_rating,
+        "nps_score": _typed(ticket, "nps", ticket.survey_score),
+        "nps_rating": _typed(ticket, "nps", ticket.survey_rating),
+        "csat_score": _typed(ticket, "csat", ticket.survey_score),
+        "csat_rating": _typed(ticket, "csat", ticket.survey_rating),
+        "survey_state": ticket.survey_state or "none",
+        "survey_has_response": ticket.survey_result_id is not None,
+        "survey_sent_unanswered": ticket.survey_state == "sent",
+        "survey_never": (ticket.survey_state or "none") not in ("sent", "answered"),
         "survey_has_comment": bool(result and result.feedback and result.feedback.strip()),
         "survey_id": result.survey_id if result else None,
         "opened_at": ticket.opened_at,
@@ -61,8 +65,6 @@ def snapshot(ticket: Ticket, event: Mapping[str, Any] | None = None) -> dict[str
         "note_type": "none",
         "note_body": None,
     }
-    if ticket.id is not None:
-        snap.update(_survey_flags(ticket.id, result is not None))
     for fv in ticket.field_values:
         snap[f"custom:{fv.field_id}"] = fv.value
     if event:
@@ -80,7 +82,7 @@ def sql_context() -> criteria.SqlContext:
         "customer_phone": Customer.phone, "survey_score": Ticket.survey_score,
         "survey_rating": Ticket.survey_rating, "opened_at": Ticket.opened_at,
         "closed_at": Ticket.closed_at, "updated_at": Ticket.updated_at,
-        "first_response_at": Ticket.first_response_at,
+        "first_response_at": Ticket.first_response_at, "survey_state": Ticket.survey_state,
     }
 
     def custom_value(field_id: int):
@@ -88,7 +90,6 @@ def sql_context() -> criteria.SqlContext:
         return (select(fv.value).where(fv.ticket_id == Ticket.id, fv.field_id == field_id)
                 .correlate(Ticket).scalar_subquery())
 
-    sent = exists().where(Dispatch.ticket_id == Ticket.id, Dispatch.state == "sent")
     has_result = Ticket.survey_result_id.is_not(None)
 
     def flag(expr):
@@ -107,10 +108,32 @@ def sql_context() -> criteria.SqlContext:
                                        SurveyResult.feedback != ""))
         return commented if value else ~commented
 
+    def typed(survey_type: str, column, field_name: str):
+        """NPS/CSAT fields: the score or rating column, only where the survey is of that type.
+
+        Written so the (survey_type, survey_rating, closed_at) index serves "NPS detractors".
+        """
+        f = criteria.DEFAULT_SCHEMA.field(field_name)
+        of_type = Ticket.survey_type == survey_type
+        other = or_(Ticket.survey_type.is_(None), Ticket.survey_type != survey_type)
+
+        def compile_(op, value):
+            if op == "is" and value is None:
+                return or_(other, column.is_(None))
+            if op == "is_not":
+                return or_(other, criteria.sql_compare(f, op, column, value))
+            return and_(of_type, criteria.sql_compare(f, op, column, value))
+
+        return compile_
+
     special = {
         "survey_has_response": flag(has_result),
-        "survey_sent_unanswered": flag(and_(sent, ~has_result)),
-        "survey_never": flag(and_(~sent, ~has_result)),
+        "survey_sent_unanswered": flag(Ticket.survey_state == "sent"),
+        "survey_never": flag(Ticket.survey_state.not_in(("sent", "answered"))),
+        "nps_score": typed("nps", Ticket.survey_score, "nps_score"),
+        "nps_rating": typed("nps", Ticket.survey_rating, "nps_rating"),
+        "csat_score": typed("csat", Ticket.survey_score, "csat_score"),
+        "csat_rating": typed("csat", Ticket.survey_rating, "csat_rating"),
         "survey_id": survey_id,
         "survey_has_comment": has_comment,
     }

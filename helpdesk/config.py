@@ -16,6 +16,19 @@ def _bool(name: str, default: bool = False) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _engine_options() -> dict:
+    """Engine options; pool sizes from DB_POOL_SIZE / DB_MAX_OVERFLOW when set (per process)."""
+    options: dict = {"pool_pre_ping": True}
+    if os.environ.get("DB_POOL_SIZE"):
+        options["pool_size"] = int(os.environ["DB_POOL_SIZE"])
+    if os.environ.get("DB_MAX_OVERFLOW"):
+        options["max_overflow"] = int(os.environ["DB_MAX_OVERFLOW"])
+    return options
+
+
+_PRODUCTION = _bool("HELPDESK_PRODUCTION", False)
+
+
 class Config:
     """Settings shared by every environment, read from the environment."""
 
@@ -25,7 +38,7 @@ class Config:
     SQLALCHEMY_DATABASE_URI = os.environ.get(
         "DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'helpdesk.sqlite'}"
     )
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    SQLALCHEMY_ENGINE_OPTIONS = _engine_options()
     REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
     RQ_QUEUE = os.environ.get("RQ_QUEUE", "helpdesk")
     THERMOSTAT_BASE_URL = os.environ.get("THERMOSTAT_BASE_URL", "https://thermostat.io")
@@ -56,10 +69,21 @@ class Config:
     INBOUND_TOLERANCE_SECONDS = 300
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
-    SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", False)
+    # Secure cookies by default in production (served over HTTPS); override either way.
+    SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", _PRODUCTION)
+    REMEMBER_COOKIE_SECURE = _bool("REMEMBER_COOKIE_SECURE", _PRODUCTION)
     REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    # Login throttling (Flask-Limiter). Storage: RATELIMIT_STORAGE_URI, else REDIS_URL.
+    RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", True)
+    RATELIMIT_STRATEGY = "moving-window"
+    RATELIMIT_KEY_PREFIX = "helpdesk-limits"
+    # If Redis is down, let logins through (logged) rather than lock every user out.
+    RATELIMIT_SWALLOW_ERRORS = True
+    LOGIN_LIMIT_PER_IP = os.environ.get("LOGIN_LIMIT_PER_IP", "10 per minute")
+    LOGIN_LIMIT_PER_EMAIL = os.environ.get("LOGIN_LIMIT_PER_EMAIL", "20 per hour")
     WTF_CSRF_TIME_LIMIT = None
-    PRODUCTION = _bool("HELPDESK_PRODUCTION", False)
+    PRODUCTION = _PRODUCTION
     TESTING = False
 
 
@@ -74,6 +98,9 @@ class TestingConfig(Config):
     SMTP_TIMEOUT = 2.0
     SMTP_RETRY_BASE = 0.2
     PRODUCTION = False
+    SESSION_COOKIE_SECURE = False
+    REMEMBER_COOKIE_SECURE = False
+    RATELIMIT_ENABLED = False  # a test that needs it turns it on (with the real Redis)
 
 
 def check_production(config: dict) -> None:

@@ -1,5 +1,7 @@
 """Unbound Flask extensions, bound to the app in create_app()."""
 
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -25,3 +27,7 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate(render_as_batch=True, compare_type=True)
 login_manager = LoginManager()
 csrf = CSRFProtect()
+# No default limits: only the views that declare one are limited (POST /login). Storage is
+# Redis (RATELIMIT_STORAGE_URI, defaulting to REDIS_URL in create_app) so every web worker
+# counts against the same numbers.
+limiter = Limiter(key_func=get_remote_address)

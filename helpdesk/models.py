@@ -39,11 +39,21 @@ class User(UserMixin, db.Model):
     password_hash: Mapped[str] = mapped_column(String(256))
     role: Mapped[str] = mapped_column(String(16), default="agent")
     active: Mapped[bool] = mapped_column(default=True)
+    # Part of the login id: bumping it (password reset, deactivation) ends every session.
+    session_version: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     @property
     def is_admin(self) -> bool:
         return self.role == "admin"
+
+    def get_id(self) -> str:
+        """The id Flask-Login keeps in the session and remember cookie: id and session version."""
+        return f"{self.id}:{self.session_version or 0}"
+
+    def end_sessions(self) -> None:
+        """Log this account out everywhere: sessions holding the old version stop loading."""
+        self.session_version = (self.session_version or 0) + 1
 
     @property
     def is_active(self) -> bool:  # flask-login refuses inactive accounts
@@ -126,6 +136,10 @@ class Ticket(db.Model):
     survey_score: Mapped[int | None]
     survey_rating: Mapped[str | None] = mapped_column(String(16))
     survey_result_id: Mapped[int | None]  # the latest SurveyResult (a copy, not a constraint)
+    # none | queued | sent | answered | failed | skipped: kept by thermostat/state.py
+    survey_state: Mapped[str] = mapped_column(String(12), default="none",
+                                              server_default="none")
+    first_response_seconds: Mapped[int | None]  # copied when the first response is set
 
     customer: Mapped[Customer] = relationship(lazy="joined")
     status: Mapped[Status] = relationship(lazy="joined")
@@ -142,10 +156,27 @@ class Ticket(db.Model):
         Index("ix_tickets_open_closed_at", "is_open", "closed_at"),
         Index("ix_tickets_rating_closed_at", "survey_type", "survey_rating", "closed_at"),
         Index("ix_tickets_survey_score", "survey_type", "survey_score"),
+        Index("ix_tickets_opened_at", "opened_at"),
+        Index("ix_tickets_survey_state", "survey_state", "closed_at"),
+        Index("ix_tickets_rating_frt", "survey_rating", "first_response_seconds"),
     )
 
     def custom_values(self) -> dict[int, str]:
         return {fv.field_id: fv.value for fv in self.field_values}
+
+
+class SavedFilter(db.Model):
+    """A request-list filter saved by name: personal, or shared with every agent."""
+
+    __tablename__ = "saved_filters"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    shared: Mapped[bool] = mapped_column(default=False)
+    query: Mapped[str] = mapped_column(Text)  # the list's query string: filter, columns, sort
+    position: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    owner: Mapped[User] = relationship()
 
 
 class TicketFieldValue(db.Model):

@@ -52,6 +52,8 @@ def _forget(session: Session, previous_transaction) -> None:
 
 
 def _enqueue_remembered(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a SAVEPOINT was released (SQLAlchemy fires after_commit for it too)
     rows = session.info.pop(_KEY, None)
     if not rows:
         return

@@ -111,8 +111,9 @@ class Stack:
 
     def start_worker(self, name: str = "worker") -> Proc:
         """An RQ worker (with its scheduler for delayed retries)."""
-        return self.start(name, [str(BIN / "rq"), "worker", "--with-scheduler", "--url",
-                                 self.env["REDIS_URL"], self.env.get("RQ_QUEUE", "helpdesk")])
+        return self.start(name, [str(BIN / "rq"), "worker", "--with-scheduler",
+                                 "-c", "helpdesk.rq_settings", "--url", self.env["REDIS_URL"],
+                                 self.env.get("RQ_QUEUE", "helpdesk")])
 
     def start_cron(self) -> Proc:
         """RQ's cron scheduler for the periodic jobs (poll, sweep)."""

@@ -17,6 +17,7 @@ from sqlalchemy import delete, select
 from helpdesk import criteria
 from helpdesk.conditions import current_schema, snapshot, tickets_matching
 from helpdesk.extensions import db
+from helpdesk.thermostat.state import refresh_survey_state
 from helpdesk.models import (Category, Customer, CustomField, Dispatch, Status, SurveyResult,
                              Ticket, TicketFieldValue, User)
 
@@ -77,8 +78,22 @@ def _condition_st(ids):
                                "op": text_ops, "value": st.sampled_from(
                                    ["printer", "P", "%", "_", "pat@example.com", "Pro", "5",
                                     "\\", "zoë"])}),
-        st.fixed_dictionaries({"field": st.sampled_from(["survey_score", f"custom:{seats_id}"]),
+        st.fixed_dictionaries({"field": st.sampled_from(["survey_score", "nps_score",
+                                                         "csat_score", f"custom:{seats_id}"]),
                                "op": order_ops, "value": st.integers(0, 12)}),
+        st.fixed_dictionaries({"field": st.sampled_from(["survey_score", "nps_score",
+                                                         "csat_score"]),
+                               "op": st.just("between"),
+                               "value": st.tuples(st.integers(0, 5), st.integers(5, 10))}),
+        st.fixed_dictionaries({"field": st.just("nps_rating"),
+                               "op": st.sampled_from(["is", "is_not"]),
+                               "value": st.sampled_from(["promoter", "passive", "detractor"])}),
+        st.fixed_dictionaries({"field": st.just("csat_rating"),
+                               "op": st.sampled_from(["is", "is_not"]),
+                               "value": st.sampled_from(["satisfied", "dissatisfied"])}),
+        st.fixed_dictionaries({"field": st.just("survey_state"),
+                               "op": st.sampled_from(["is", "is_not"]),
+                               "value": st.sampled_from(["none", "sent", "answered"])}),
         st.fixed_dictionaries({"field": st.just("survey_rating"),
                                "op": st.sampled_from(["is", "is_not"]),
                                "value": st.sampled_from(criteria.RATINGS)}),
@@ -145,6 +160,8 @@ def test_sql_and_python_agree(app):
             if spec["sent"]:
                 db.session.add(Dispatch(ticket=ticket, kind="sendnow", survey_id=1, email="x@y.z",
                                         dedupe_key=f"k{ticket.id}", state="sent"))
+            db.session.flush()
+            refresh_survey_state(ticket)
             for field_, value in ((fields[0], spec["plan"]), (fields[1], spec["seats"])):
                 if value is not None:
                     db.session.add(TicketFieldValue(ticket=ticket, field=field_, value=value))

@@ -19,10 +19,12 @@ def _register_children() -> None:
     from ..integrations import bp as integrations_bp
     from ..mail.routes import bp as mailbox_bp
     from ..rules.routes import bp as rules_bp
+    from ..staff import bp as staff_bp
 
     bp.register_blueprint(integrations_bp, url_prefix="/integrations")
     bp.register_blueprint(rules_bp, url_prefix="/rules")
     bp.register_blueprint(mailbox_bp, url_prefix="/mail")
+    bp.register_blueprint(staff_bp, url_prefix="/staff")
 
 
 _register_children()

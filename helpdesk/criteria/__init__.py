@@ -54,6 +54,12 @@ BASE_FIELDS: tuple[Field, ...] = (
     Field("customer_phone", "Customer phone", "text"),
     Field("survey_score", "Thermostat score", "number"),
     Field("survey_rating", "Thermostat rating", "rating"),
+    Field("nps_score", "NPS score", "number"),
+    Field("nps_rating", "NPS rating", "rating", choices=("promoter", "passive", "detractor")),
+    Field("csat_score", "CSAT score", "number"),
+    Field("csat_rating", "CSAT rating", "rating", choices=("satisfied", "dissatisfied")),
+    Field("survey_state", "Survey status", "choice",
+          choices=("none", "queued", "sent", "answered", "failed", "skipped")),
     Field("survey_has_comment", "Thermostat result has a comment", "bool"),
     Field("survey_id", "Thermostat survey answered", "ref", ref="survey"),
     Field("survey_has_response", "Has a Thermostat response", "bool"),
@@ -77,7 +83,7 @@ OPS_BY_KIND: dict[str, tuple[str, ...]] = {
     "ref": ("is", "is_not") + CHANGE_OPS,
     "bool": ("is",) + CHANGE_OPS,
     "text": TEXT_OPS + CHANGE_OPS,
-    "number": ("is", "is_not") + ORDER_OPS + CHANGE_OPS,
+    "number": ("is", "is_not") + ORDER_OPS + ("between",) + CHANGE_OPS,
     "rating": ("is", "is_not") + CHANGE_OPS,
     "choice": ("is", "is_not"),
     "minutes": ORDER_OPS,
@@ -88,7 +94,7 @@ OP_LABELS = {
     "contains": "contains", "not_contains": "does not contain", "lt": "is less than",
     "le": "is at most", "gt": "is greater than", "ge": "is at least", "changed": "changed",
     "changed_to": "changed to", "changed_from": "changed from", "not_changed": "did not change",
-    "in_range": "is in", "not_in_range": "is not in",
+    "in_range": "is in", "not_in_range": "is not in", "between": "is between",
 }
 RATINGS = ("promoter", "passive", "detractor", "satisfied", "dissatisfied")
 DATE_RANGES = {"today": "today", "past_7_days": "the past 7 days",
@@ -163,9 +169,10 @@ def coerce(f: Field, value: Any) -> Any:
         return int(number) if number.is_integer() else number
     if f.kind == "rating":
         text = str(value).strip().lower()
-        if text not in RATINGS:
+        allowed = f.choices or RATINGS
+        if text not in allowed:
             raise CriteriaError(f"{f.label}: {str(value)[:40]!r} is not a rating "
-                                f"({', '.join(RATINGS)})")
+                                f"({', '.join(allowed)})")
         return text
     if f.kind == "choice":
         text = str(value).strip().lower()
@@ -184,6 +191,29 @@ def coerce(f: Field, value: Any) -> Any:
     if len(text) > 500:
         raise CriteriaError(f"{f.label}: the value is longer than 500 characters")
     return text
+
+
+def coerce_range(f: Field, value: Any) -> tuple[Any, Any]:
+    """A 'between' value: [low, high], "3-6", "3..6" or "3,6"; inclusive, low <= high."""
+    if isinstance(value, (list, tuple)) and len(value) == 2:
+        low, high = value
+    else:
+        text = str(value).replace("..", ",").replace("–", ",").strip()
+        if "," not in text and text.count("-") == 1 and not text.startswith("-"):
+            text = text.replace("-", ",")
+        parts = [p.strip() for p in text.split(",")]
+        if len(parts) != 2:
+            raise CriteriaError(f"{f.label}: write a range like 0-6")
+        low, high = parts
+    low, high = coerce(f, low), coerce(f, high)
+    if low > high:
+        raise CriteriaError(f"{f.label}: the range {low}-{high} is empty")
+    return low, high
+
+
+def typed_value(f: Field, op: str, value: Any) -> Any:
+    """The condition's value in the field's type (a pair for 'between')."""
+    return coerce_range(f, value) if op == "between" else coerce(f, value)
 
 
 def validate(tree: list[Mapping[str, Any]], allow_change_ops: bool, allow_event_fields: bool,
@@ -210,7 +240,7 @@ def validate(tree: list[Mapping[str, Any]], allow_change_ops: bool, allow_event_
         if f.context == EVENT and not allow_event_fields:
             raise CriteriaError(f"{f.label} only applies to triggers")
         if op not in VALUELESS_OPS:
-            coerce(f, node.get("value"))
+            typed_value(f, op, node.get("value"))
 
 
 # ---------------------------------------------------------------- evaluation in Python
@@ -274,6 +304,8 @@ def _compare(f: Field, op: str, actual: Any, expected: Any, now: datetime) -> bo
     if op in ORDER_OPS:
         return {"lt": actual < expected, "le": actual <= expected,
                 "gt": actual > expected, "ge": actual >= expected}[op]
+    if op == "between":
+        return expected[0] <= actual <= expected[1]
     a, e = str(actual).lower(), str(expected).lower()
     return {"begins_with": a.startswith(e), "ends_with": a.endswith(e), "contains": e in a}[op]
 
@@ -297,7 +329,7 @@ def evaluate_condition(cond: Mapping[str, Any], old: Mapping | None, new: Mappin
                                 else current == expected)
         return changed and old is not None and (
             _text_equal(before, expected) if f.kind == "text" else before == expected)
-    return _compare(f, op, current, coerce(f, cond.get("value")), now)
+    return _compare(f, op, current, typed_value(f, op, cond.get("value")), now)
 
 
 @dataclass
@@ -362,7 +394,7 @@ class SqlContext:
     special: Mapping[str, Callable[[str, Any], ColumnElement[bool]]] = field(default_factory=dict)
 
 
-def _sql_compare(f: Field, op: str, col: ColumnElement, value: Any) -> ColumnElement[bool]:
+def sql_compare(f: Field, op: str, col: ColumnElement, value: Any) -> ColumnElement[bool]:
     if op == "is":
         if value is None:
             return col.is_(None)
@@ -374,6 +406,8 @@ def _sql_compare(f: Field, op: str, col: ColumnElement, value: Any) -> ColumnEle
         return or_(differs, col.is_(None))
     if op in ORDER_OPS:
         return {"lt": col < value, "le": col <= value, "gt": col > value, "ge": col >= value}[op]
+    if op == "between":
+        return col.between(value[0], value[1])
     text = str(value).lower()
     low = func.lower(col)
     if op == "begins_with":
@@ -394,7 +428,7 @@ def compile_condition(cond: Mapping[str, Any], ctx: SqlContext, now: datetime,
         raise CriteriaError(f"{f.label}: '{OP_LABELS[op]}' cannot be used here")
     if f.context == EVENT:
         raise CriteriaError(f"{f.label} only applies to triggers")
-    value = coerce(f, cond.get("value"))
+    value = typed_value(f, op, cond.get("value"))
     if f.name in ctx.special:
         return ctx.special[f.name](op, value)
     if f.kind == "minutes":
@@ -413,8 +447,8 @@ def compile_condition(cond: Mapping[str, Any], ctx: SqlContext, now: datetime,
         col = ctx.custom_value(int(f.name.split(":", 1)[1]))
         if f.kind == "number":
             col = cast(col, Float)
-        return _sql_compare(f, op, col, value)
-    return _sql_compare(f, op, ctx.columns[f.name], value)
+        return sql_compare(f, op, col, value)
+    return sql_compare(f, op, ctx.columns[f.name], value)
 
 
 def compile_tree(match: str, tree: list[Mapping], ctx: SqlContext, now: datetime,

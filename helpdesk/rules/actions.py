@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
 from ..history import add_event
+from ..thermostat.state import refresh_survey_state
 from ..models import (Category, CustomField, Dispatch, Rule, Status, ThermostatSurvey, Ticket,
                       TicketFieldValue, User, utcnow)
 
@@ -102,6 +103,7 @@ def queue_dispatch(kind: str, ticket: Ticket, survey_id: int, name: str,
             db.session.add(dispatch)
     except IntegrityError:
         return "skipped: already queued by a concurrent update"
+    refresh_survey_state(ticket)
     if locked:
         add_event(ticket, "survey", f"{verb} '{name}' skipped for {email}: {locked}",
                   outcome="skipped")
@@ -323,6 +325,13 @@ def action_problems(actions: list[dict[str, Any]]) -> list[str]:
         user_id = action.get("user_id")
         if user_id not in (None, "", "assignee") and db.session.get(User, int(user_id)) is None:
             problems.append(f"{ACTION_LABELS[kind]}: the staff member #{user_id} no longer exists")
+        if kind.startswith("thermostat_") and action.get("survey_id") not in (None, ""):
+            # Only a cached survey can be known gone (a 404, or no longer listed); sending
+            # to it again would only fail again.
+            survey = db.session.get(ThermostatSurvey, int(action["survey_id"]))
+            if survey is not None and (survey.gone or survey.archived):
+                problems.append(f"{ACTION_LABELS[kind]}: the survey '{survey.name}' is no "
+                                "longer available in Thermostat")
     return problems
 
 

@@ -18,7 +18,8 @@ from .. import criteria
 from ..conditions import (broken_references, current_schema, describe_condition, snapshot,
                           tickets_matching)
 from ..extensions import db
-from ..models import Rule, RuleRun, RuleTicketRun, Ticket, User, utcnow
+from ..models import (Category, CustomField, Rule, RuleRun, RuleTicketRun, Status,
+                      ThermostatSurvey, Ticket, User, utcnow)
 from .actions import action_problems, run_action
 
 log = logging.getLogger(__name__)
@@ -96,6 +97,10 @@ def run_triggers(event: str, ticket: Ticket, old: Mapping[str, Any] | None,
     schema = current_schema()
     now = utcnow()
     new = snapshot(ticket, {"actor": actor.id if actor else None, **(event_data or {})})
+    # Every row a condition or action can name, held for this run: checking and describing
+    # 200 rules then hits the identity map instead of one SELECT per reference.
+    _held = [row for model in (Status, Category, User, CustomField, ThermostatSurvey)
+             for row in db.session.scalars(select(model))]
     outcomes, rows = [], []
     for rule in rules:
         outcome = evaluate_rule(rule, old, new, now, schema)
@@ -146,7 +151,9 @@ def run_automation(rule_id: int, now: datetime | None = None) -> dict[str, Any]:
                                note="skipped: " + "; ".join(problems)))
         db.session.commit()
         return {"skipped": problems}
-    ids = list(db.session.scalars(automation_query(rule, now, schema).order_by(Ticket.id)))
+    # Sorted here, not in SQL: an ORDER BY id lets SQLite prefer a full scan in id order to
+    # the index that serves the rule's range condition (300 ms instead of 1 ms at 1M rows).
+    ids = sorted(db.session.scalars(automation_query(rule, now, schema)))
     acted = 0
     for start in range(0, len(ids), AUTOMATION_BATCH):
         for ticket_id in ids[start:start + AUTOMATION_BATCH]:

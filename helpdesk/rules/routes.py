@@ -12,8 +12,8 @@ from .. import criteria
 from ..conditions import current_schema, snapshot, tickets_matching
 from ..extensions import db
 from ..integrations.forms import ActionForm
-from ..models import (Category, Rule, RuleRun, RuleTicketRun, Status, ThermostatSurvey, Ticket,
-                      User, utcnow)
+from ..models import (Category, Dispatch, Rule, RuleRun, RuleTicketRun, Status,
+                      ThermostatSurvey, Ticket, User, utcnow)
 from .actions import describe_action, describe_rule, rendered_email
 from .builder import (RowError, action_row, build_action, build_conditions, flatten_conditions)
 from .engine import SCHEDULES, evaluate_rule, rule_problems
@@ -252,6 +252,9 @@ def delete(rule_id: int):
     name = rule.name
     db.session.execute(RuleRun.__table__.delete().where(RuleRun.rule_id == rule.id))
     db.session.execute(RuleTicketRun.__table__.delete().where(RuleTicketRun.rule_id == rule.id))
+    # Sends the rule queued are history and outlive it (their FK would refuse the delete).
+    db.session.execute(Dispatch.__table__.update().where(Dispatch.rule_id == rule.id)
+                       .values(rule_id=None))
     db.session.delete(rule)
     db.session.commit()
     flash(f"Rule '{name}' deleted.", "success")

@@ -6,6 +6,7 @@ from ..extensions import db
 from ..history import add_event
 from ..models import Dispatch, SurveyResult, Ticket, User, utcnow
 from .ingest import label_of, refresh_ticket_score
+from .state import refresh_survey_state
 
 RETRYABLE_STATES = {"failed", "paused", "cancelled"}
 CANCELLABLE_STATES = {"pending", "retrying", "paused", "failed"}
@@ -26,6 +27,7 @@ def retry_dispatch(dispatch: Dispatch, actor: User) -> None:
     dispatch.done_at = None
     add_event(dispatch.ticket, "survey", f"Survey '{dispatch.survey_name}' to {dispatch.email} "
               f"queued again by {actor.name}", outcome="queued")
+    refresh_survey_state(dispatch.ticket)
 
 
 def cancel_dispatch(dispatch: Dispatch, actor: User) -> None:
@@ -37,6 +39,7 @@ def cancel_dispatch(dispatch: Dispatch, actor: User) -> None:
     dispatch.last_error = f"cancelled by {actor.name}"
     add_event(dispatch.ticket, "survey", f"Survey '{dispatch.survey_name}' to {dispatch.email} "
               f"cancelled by {actor.name}", outcome="skipped")
+    refresh_survey_state(dispatch.ticket)
 
 
 def attach_result(result: SurveyResult, ticket: Ticket, actor: User) -> None:

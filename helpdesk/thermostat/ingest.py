@@ -13,6 +13,7 @@ from ..extensions import db
 from ..history import add_event
 from ..models import SurveyResult, ThermostatSurvey, Ticket, utcnow
 from ..results.ratings import rating_for, rating_label, scale_for
+from .state import refresh_survey_state
 
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
@@ -137,6 +138,7 @@ def refresh_ticket_score(ticket: Ticket) -> None:
     ticket.survey_type = latest.survey_type if latest else None
     ticket.survey_score = latest.score if latest else None
     ticket.survey_rating = latest.rating if latest else None
+    refresh_survey_state(ticket)
 
 
 def _apply(row: SurveyResult, parsed: ParsedResult) -> None:

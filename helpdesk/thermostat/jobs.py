@@ -22,6 +22,7 @@ from . import client as tc
 from .ingest import ingest_batch
 from .services import (client_for, current_token, get_integration, make_client,
                        mark_unauthorized, plan_usage)
+from .state import refresh_survey_state
 from .throttle import make_gate
 
 log = logging.getLogger(__name__)
@@ -119,11 +120,15 @@ def _record_success(dispatch_id: int, answer: dict) -> str:
         d.state = "sent"
         if d.kind == "sendnow":
             body = f"Survey '{d.survey_name}' sent to {d.email}"
+            if d.uncertain:
+                body += (" (an earlier attempt timed out and may also have reached the "
+                         "customer)")
         elif status == "already_added":
             body = f"{d.email} was already in the campaign of survey '{d.survey_name}'"
         else:
             body = f"{d.email} added to the campaign of survey '{d.survey_name}'"
         add_event(d.ticket, "survey", body, outcome="ok")
+    refresh_survey_state(d.ticket)
     db.session.commit()
     return d.state
 
@@ -137,10 +142,14 @@ def _record_failure(dispatch_id: int, exc: tc.ThermostatError) -> str:
         mark_unauthorized(get_integration(), exc.message)
         add_event(d.ticket, "survey", f"{_what(d)} waiting: Thermostat refused the API token. "
                   "It will be sent once an admin saves a valid token.", outcome="failed")
+        refresh_survey_state(d.ticket)
         db.session.commit()
         return "paused"
     if isinstance(exc, tc.Timeout):
         d.uncertain = True  # the call may have reached Thermostat
+        add_event(d.ticket, "survey", f"{_what(d)} to {d.email}: Thermostat did not answer in "
+                  "time. It may have sent it anyway; trying again (a survey with a lockout "
+                  "period cannot be sent twice, one without may be).", outcome="failed")
     if exc.retryable and d.attempts < max_attempts:
         delay = backoff_seconds(d.attempts, getattr(exc, "retry_after", None))
         d.state = "retrying"
@@ -168,6 +177,7 @@ def _record_failure(dispatch_id: int, exc: tc.ThermostatError) -> str:
     if isinstance(exc, tc.PlanLimitReached):
         integ = get_integration()
         integ.account = {**(integ.account or {}), "limit_reached": True}
+    refresh_survey_state(d.ticket)
     db.session.commit()
     return "failed"
 
@@ -265,6 +275,7 @@ def sweep_outbox(stale_seconds: int = 60, stuck_seconds: int = STUCK_SENDING_SEC
                         "sent it. Retry from Thermostat activity if the customer did not get it")
         add_event(d.ticket, "survey", f"{_what(d)} to {d.email}: outcome unknown, "
                   f"{d.last_error}", outcome="failed")
+        refresh_survey_state(d.ticket)
     db.session.commit()
     ids = list(db.session.scalars(
         select(Dispatch.id).where(or_(

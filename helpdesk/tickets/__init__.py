@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("tickets", __name__)
 
-from . import routes  # noqa: E402,F401
+from . import list_views, routes  # noqa: E402,F401

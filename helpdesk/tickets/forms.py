@@ -1,7 +1,8 @@
 """Forms of the request pages."""
 
 from flask_wtf import FlaskForm
-from wtforms import (BooleanField, EmailField, RadioField, SelectChoice, SelectField, StringField,
+from wtforms import (BooleanField, EmailField, HiddenField, RadioField, SelectChoice, SelectField,
+                     StringField,
                      SubmitField, TextAreaField)
 from wtforms.validators import DataRequired, Email, Length, Optional
 
@@ -41,3 +42,12 @@ class UpdateTicketForm(FlaskForm):
     save = SubmitField("Save")
     close = SubmitField("Save and close")
     reopen = SubmitField("Reopen")
+
+
+class SaveFilterForm(FlaskForm):
+    """Save the list's current query string under a name."""
+
+    name = StringField("Filter name", validators=[DataRequired(), Length(max=120)])
+    shared = BooleanField("Share with everyone")
+    query = HiddenField()
+    submit = SubmitField("Save filter")

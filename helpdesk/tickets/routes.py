@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 from wtforms import SelectChoice
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from ..extensions import db
-from ..models import (Category, Customer, Dispatch, Status, SurveyResult, Ticket, TicketEvent,
+from ..models import (Category, Dispatch, Status, SurveyResult, Ticket, TicketEvent,
                       User)
 from ..thermostat.ingest import label_of
 from . import bp
-from .filters import (RATING_CHOICES, SCORE_OPS, STATE_CHOICES, FilterError, parse_filter,
-                      where_clause)
 from .forms import NewTicketForm, NoteForm, UpdateTicketForm
 from .services import (TicketChange, TicketError, add_note, create_ticket,
                        find_or_create_customer, update_ticket)
-
-MAX_PAGE = 100000
-FILTER_KEYS = ("state", "rating", "score_op", "score")
 
 
 def _choices_categories(blank: str = "— none —"):
@@ -31,37 +26,6 @@ def _choices_categories(blank: str = "— none —"):
 def _choices_staff(blank: str = "— nobody —"):
     rows = db.session.scalars(select(User).where(User.active.is_(True)).order_by(User.name))
     return [SelectChoice(0, blank)] + [SelectChoice(u.id, u.name) for u in rows]
-
-
-@bp.get("/")
-def index():
-    """The request list: filters in the query string, so a filter is a bookmarkable URL."""
-    try:
-        flt = parse_filter(request.args)
-        where = where_clause(flt)
-    except FilterError as exc:
-        return render_template("tickets/bad_filter.html", message=str(exc)), 400
-    try:
-        page = int(request.args.get("page", "1"))
-    except ValueError:
-        page = 1
-    page = min(max(page, 1), MAX_PAGE)
-    per_page = 25
-    base = select(Ticket).join(Customer, Ticket.customer_id == Customer.id).where(where)
-    total = db.session.scalar(
-        select(func.count()).select_from(Ticket).join(Customer, Ticket.customer_id == Customer.id)
-        .where(where))
-    tickets = list(db.session.scalars(
-        base.order_by(Ticket.opened_at.desc(), Ticket.id.desc())
-        .limit(per_page).offset((page - 1) * per_page)))
-    pages = max(1, -(-total // per_page))
-    # Only the filter's own keys go back into the pager links: anything else would reach
-    # url_for() as a keyword (endpoint= is a TypeError, _external/_scheme rewrite the link).
-    args = {k: v for k, v in request.args.items() if k in FILTER_KEYS}
-    return render_template(
-        "tickets/index.html", tickets=tickets, total=total, page=page, pages=pages, flt=flt,
-        args=args, rating_choices=RATING_CHOICES, score_ops=SCORE_OPS,
-        state_choices=STATE_CHOICES)
 
 
 @bp.route("/requests/new", methods=["GET", "POST"])

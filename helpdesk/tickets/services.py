@@ -63,6 +63,8 @@ def add_note(ticket: Ticket, body: str, public: bool, actor: User) -> None:
     add_event(ticket, "note_public" if public else "note_private", body, author=actor)
     if public and ticket.first_response_at is None:
         ticket.first_response_at = utcnow()
+        ticket.first_response_seconds = int(
+            (ticket.first_response_at - ticket.opened_at).total_seconds())
     ticket.updated_at = utcnow()
     db.session.flush()
     run_triggers("updated", ticket, old, actor,

@@ -1,0 +1,232 @@
+"""The request list: filters, columns and sort from the URL; saved filters; CSV export."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Iterator
+
+from flask import (Response, abort, flash, redirect, render_template, request,
+                   stream_with_context, url_for)
+from flask_login import current_user
+from sqlalchemy import or_, select
+
+from .. import criteria
+from ..conditions import current_schema
+from ..extensions import db
+from ..models import SavedFilter, SurveyResult, ThermostatSurvey, Ticket, utcnow
+from ..results.ratings import rating_label
+from ..thermostat.state import SURVEY_STATES
+from . import bp
+from . import listing as L
+from .forms import SaveFilterForm
+
+MAX_SIDEBAR_FILTERS = 20
+
+
+def _form_to_canonical(args) -> str | None:
+    """Turn the builder's parallel rows (cf/co/cv, colpos_*) into the canonical URL."""
+    if not any(k in args for k in ("cf", "colpos_id")) and not any(
+            k.startswith("colpos_") for k in args):
+        return None
+    out = {k: v for k, v in args.items(multi=True) if k in
+           ("state", "rating", "score_op", "score", "m", "sort", "dir", "per_page")}
+    pairs = [(k, v) for k, v in out.items()]
+    conditions = []
+    for f, o, v in zip(args.getlist("cf"), args.getlist("co"), args.getlist("cv")):
+        if f:
+            conditions.append(f"{f}:{o}:{v}")
+    positions = []
+    for key in L.COLUMNS:
+        raw = (args.get(f"colpos_{key}") or "").strip()
+        if raw:
+            try:
+                positions.append((float(raw), key))
+            except ValueError:
+                positions.append((999.0, key))
+    from urllib.parse import parse_qsl, urlencode
+
+    from werkzeug.datastructures import MultiDict
+
+    query = [(k, v) for k, v in pairs if v not in ("", None)] + [("c", c) for c in conditions]
+    cols = ",".join(k for _, k in sorted(positions))
+    if cols and cols != ",".join(L.DEFAULT_COLUMNS):
+        query.append(("cols", cols))
+    raw = urlencode(query)
+    try:  # the canonical form: defaults dropped, in the order every other link uses
+        return L.parse(MultiDict(parse_qsl(raw, keep_blank_values=True)),
+                       current_schema()).querystring()
+    except L.FilterError:
+        return raw  # the list then says what is wrong
+
+
+def _render_rows(q: L.ListQuery, ids: list[int]) -> list[tuple[Ticket, list[str]]]:
+    tickets = {t.id: t for t in db.session.scalars(select(Ticket).where(Ticket.id.in_(ids)))}
+    result_ids = {t.survey_result_id for t in tickets.values() if t.survey_result_id}
+    results = {r.id: r for r in db.session.scalars(
+        select(SurveyResult).where(SurveyResult.id.in_(result_ids)))} if result_ids else {}
+    labels = L.survey_labels({r.survey_id for r in results.values() if r.survey_id}, db.session)
+    rows = []
+    for ticket_id in ids:
+        ticket = tickets[ticket_id]
+        result = results.get(ticket.survey_result_id)
+        rows.append((ticket, [L.cell(key, ticket, result, labels) for key in q.columns]))
+    return rows
+
+
+def _saved_filters() -> list[SavedFilter]:
+    return list(db.session.scalars(
+        select(SavedFilter).where(or_(SavedFilter.owner_id == current_user.id,
+                                      SavedFilter.shared.is_(True)))
+        .order_by(SavedFilter.shared, SavedFilter.name).limit(MAX_SIDEBAR_FILTERS)))
+
+
+def sidebar_counts(filters: list[SavedFilter], schema: criteria.Schema) -> dict[int, int | None]:
+    """Live counts of saved filters (None for a filter that no longer parses)."""
+    from werkzeug.datastructures import MultiDict
+    from urllib.parse import parse_qsl
+
+    now = utcnow()
+    counts: dict[int, int | None] = {}
+    for f in filters:
+        try:
+            q = L.parse(MultiDict(parse_qsl(f.query, keep_blank_values=True)), schema)
+            counts[f.id] = db.session.scalar(L.count_query(q, schema, now))
+        except L.FilterError:
+            counts[f.id] = None
+    return counts
+
+
+@bp.get("/")
+def index():
+    """The request list. The URL is the whole state, so any view can be bookmarked."""
+    canonical = _form_to_canonical(request.args)
+    if canonical is not None:
+        return redirect(url_for("tickets.index") + ("?" + canonical if canonical else ""))
+    schema = current_schema()
+    try:
+        q = L.parse(request.args, schema)
+        now = utcnow()
+        total = db.session.scalar(L.count_query(q, schema, now))
+        ids = list(db.session.scalars(L.page_query(q, schema, now)))
+    except L.FilterError as exc:
+        return render_template("tickets/bad_filter.html", message=str(exc)), 400
+    filters = _saved_filters()
+    pages = max(1, -(-total // q.per_page))
+    fields = [f for f in schema.fields(include_events=False)]
+    return render_template(
+        "tickets/index.html", q=q, rows=_render_rows(q, ids), total=total, pages=pages,
+        columns=[L.COLUMNS[k] for k in q.columns], all_columns=list(L.COLUMNS.values()),
+        rating_choices=L.RATING_CHOICES, score_ops=L.SCORE_OPS, state_choices=L.STATE_CHOICES,
+        fields=fields, op_labels=criteria.OP_LABELS, ops_by_kind=criteria.OPS_BY_KIND,
+        change_ops=criteria.CHANGE_OPS, per_page_choices=L.PER_PAGE_CHOICES,
+        saved=filters, counts=sidebar_counts(filters, schema), save_form=SaveFilterForm(
+            formdata=None, data={"query": q.querystring(page=None)}),
+        advanced_rows=[L.encode_condition(c).split(":", 2) for c in q.advanced] + [["", "", ""]],
+        column_positions={k: i + 1 for i, k in enumerate(q.columns)})
+
+
+@bp.post("/filters")
+def save_filter():
+    """Save the current list as a named filter, personal or shared."""
+    form = SaveFilterForm()
+    if not form.validate_on_submit():
+        flash("Give the filter a name (up to 120 characters).", "error")
+        return redirect(url_for("tickets.index") + "?" + (form.query.data or ""))
+    schema = current_schema()
+    from urllib.parse import parse_qsl
+
+    from werkzeug.datastructures import MultiDict
+
+    try:
+        q = L.parse(MultiDict(parse_qsl(form.query.data or "", keep_blank_values=True)), schema)
+    except L.FilterError as exc:
+        flash(f"This filter cannot be saved: {exc}", "error")
+        return redirect(url_for("tickets.index"))
+    saved = SavedFilter(name=form.name.data.strip(), owner_id=current_user.id,
+                        shared=bool(form.shared.data), query=q.querystring(page=None))
+    db.session.add(saved)
+    db.session.commit()
+    flash(f"Filter '{saved.name}' saved{' and shared' if saved.shared else ''}.", "success")
+    return redirect(url_for("tickets.index") + ("?" + saved.query if saved.query else ""))
+
+
+@bp.post("/filters/<int:filter_id>/delete")
+def delete_filter(filter_id: int):
+    """Delete a saved filter (its owner, or an admin for shared ones)."""
+    from ..integrations.forms import ActionForm
+
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    saved = db.session.get(SavedFilter, filter_id)
+    if saved is None:
+        abort(404)
+    if saved.owner_id != current_user.id and not (current_user.is_admin and saved.shared):
+        abort(403)
+    db.session.delete(saved)
+    db.session.commit()
+    flash(f"Filter '{saved.name}' deleted.", "success")
+    return redirect(url_for("tickets.index"))
+
+
+# ---------------------------------------------------------------- CSV
+
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(value: object) -> str:
+    """A CSV cell that a spreadsheet will not run as a formula."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
+def csv_rows(q: L.ListQuery, schema: criteria.Schema) -> Iterator[str]:
+    """The list as CSV lines, fetched in batches so memory stays flat however many rows."""
+    header = [L.COLUMNS[k].label for k in q.columns]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(header)
+    yield buffer.getvalue()
+    # CSAT in each survey's own words, as the list shows it (surveys are a handful of rows)
+    labels = dict(db.session.execute(select(ThermostatSurvey.id, ThermostatSurvey.csat_labels)
+                                     .where(ThermostatSurvey.survey_type == "csat")).all())
+    stmt = L.export_query(q, schema, utcnow()).execution_options(yield_per=2000)
+    for chunk in db.session.execute(stmt).partitions(2000):
+        buffer.seek(0)
+        buffer.truncate()
+        for row in chunk:
+            writer.writerow([neutralise(_csv_cell(k, row, labels)) for k in q.columns])
+        yield buffer.getvalue()
+
+
+def _csv_cell(key: str, row, labels: dict | None = None) -> object:
+    (tid, subject, first, last, email, status, is_open, category, assignee, opened, closed,
+     frt, stype, score, feedback, sstate, survey_id) = row
+    if key in ("nps", "csat", "thermostat"):
+        if score is None or (key != "thermostat" and stype != key):
+            return ""
+        return rating_label(stype, score,
+                            (labels or {}).get(survey_id) if stype == "csat" else None)
+    return {"id": tid, "subject": subject, "customer": f"{first} {last}".strip(),
+            "email": email or "", "status": status + ("" if is_open else " (closed)"),
+            "category": category or "", "assignee": assignee or "",
+            "opened_at": opened.strftime("%Y-%m-%d %H:%M:%S") if opened else "",
+            "closed_at": closed.strftime("%Y-%m-%d %H:%M:%S") if closed else "",
+            "frt": frt if frt is not None else "", "comment": feedback or "",
+            "survey_state": SURVEY_STATES.get(sstate or "none", sstate)}[key]
+
+
+@bp.get("/requests.csv")
+def export_csv():
+    """Stream the current list as CSV (every page, in the list's columns)."""
+    schema = current_schema()
+    try:
+        q = L.parse(request.args, schema)
+    except L.FilterError as exc:
+        return Response(f"This filter cannot be exported: {exc}\n", status=400,
+                        mimetype="text/plain")
+    response = Response(stream_with_context(csv_rows(q, schema)), mimetype="text/csv")
+    response.headers["Content-Disposition"] = "attachment; filename=requests.csv"
+    return response
+
