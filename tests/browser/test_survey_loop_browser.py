@@ -134,7 +134,7 @@ def test_survey_loop_in_a_browser(page: Page, stack_url: str, emulator):
     # the request list, filtered on detractors, shows it in the Thermostat column
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Requests").click()
     page.get_by_label("Thermostat rating", exact=True).select_option(label="Detractors (0–6)")
-    page.get_by_role("button", name="Filter").click()
+    page.get_by_role("button", name="Filter", exact=True).click()
     expect(page).to_have_url(re.compile(r"[?&]rating=detractor"))
     row = page.get_by_role("row").filter(has=page.get_by_role("link", name=subject, exact=True))
     expect(row).to_have_count(1)
@@ -159,3 +159,76 @@ def test_a_wrong_token_is_refused_and_nothing_is_saved(page: Page, stack_url: st
     assert error_box["y"] >= field_box["y"] + field_box["height"]
     expect(field).to_have_value("")  # the token is never filled back in
     expect(connection_state(page)).to_have_text("Not connected")
+
+
+def connect(page: Page, emulator) -> None:
+    """Connect Thermostat through the token popup, as in the survey loop test."""
+    open_integrations(page)
+    with page.context.expect_page() as new_tab:
+        page.get_by_role("link", name="Get an API Token").click()
+    thermostat = new_tab.value
+    thermostat.wait_for_load_state()
+    thermostat.get_by_role("button", name="Enable HelpSpot Integration").click()
+    token = thermostat.get_by_role("dialog").get_by_label("API token", exact=True).input_value()
+    thermostat.close()
+    page.bring_to_front()
+    token_field(page).fill(token)
+    page.get_by_role("button", name="Save Thermostat API Token").click()
+    expect(connection_state(page)).to_have_text(re.compile(r"^Connected"))
+
+
+def test_build_the_problem_solved_trigger_in_the_builder(page: Page, stack_url: str, emulator):
+    base = stack_url
+    log_in(page, base)
+    connect(page, emulator)
+
+    # switch the seeded trigger off, then build the same rule by hand
+    nav = page.get_by_role("navigation", name="Main")
+    nav.get_by_role("link", name="Triggers & Rules").click()
+    page.get_by_role("button", name="Disable: Survey customers when a request is solved").click()
+    page.get_by_role("link", name="New trigger").click()
+    page.get_by_label("Name", exact=True).fill("Survey solved requests (built by hand)")
+    page.get_by_label("When", exact=True).select_option(label="a request is updated")
+    page.get_by_label("all of these conditions").check()
+    page.get_by_label("Condition 1 field", exact=True).select_option(label="Status")
+    page.get_by_label("Condition 1 operator", exact=True).select_option(label="changed to")
+    page.get_by_label("Condition 1 value", exact=True).fill("Problem Solved")
+    page.get_by_label("Condition 2 field", exact=True).select_option(label="Request is open")
+    page.get_by_label("Condition 2 operator", exact=True).select_option(label="is")
+    page.get_by_label("Condition 2 value", exact=True).fill("no")
+    page.get_by_label("Action", exact=True).select_option(label="Send a Thermostat Survey")
+    page.get_by_label("Target", exact=True).fill("Support NPS")
+    page.get_by_role("button", name="Save rule").click()
+    sentence = SENTENCE
+    expect(page.get_by_role("status").filter(has_text="saved")).to_be_visible()
+    row = page.get_by_role("row").filter(has_text="Survey solved requests (built by hand)")
+    expect(row.locator(".rule-description")).to_have_text(sentence)
+
+    # the dry run explains it against a request before anything happens
+    row.get_by_role("link", name="Test").click()
+    page.get_by_label("Request #", exact=True).fill("1")
+    page.get_by_role("button", name="Test").click()
+    expect(page.locator("#dry-run")).to_contain_text("status changed to Problem Solved")
+
+    # a request closed as Problem Solved is surveyed by the hand-built trigger
+    nav.get_by_role("link", name="New request").click()
+    email = f"builder-{uuid.uuid4().hex[:6]}@example.com"
+    page.get_by_label("Customer email", exact=True).fill(email)
+    page.get_by_label("Subject", exact=True).fill("Built by hand")
+    page.get_by_label("Message", exact=True).fill("Please help.")
+    page.get_by_role("button", name="Create request").click()
+    page.get_by_label("Status", exact=True).select_option(label="Problem Solved")
+    page.get_by_role("button", name="Save and close").click()
+    expect(page.get_by_role("region", name="History")).to_contain_text(
+        f"Survey 'Support NPS' queued for {email}")
+    deadline = time.monotonic() + 30
+    while not [s for s in emulator.state()["sends"] if s["email"] == email]:
+        assert time.monotonic() < deadline, "the survey never reached Thermostat"
+        time.sleep(0.5)
+
+    # the run log shows why it acted
+    nav.get_by_role("link", name="Triggers & Rules").click()
+    page.get_by_role("row").filter(has_text="Survey solved requests (built by hand)") \
+        .get_by_role("link", name="Run log").click()
+    expect(page.locator("#runs")).to_contain_text("✔ status changed to Problem Solved")
+    expect(page.locator("#runs")).to_contain_text("queued send")
