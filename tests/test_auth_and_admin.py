@@ -37,7 +37,10 @@ def _rules(app, method=None, prefix=None):
 def test_the_walk_finds_the_pages_it_should(app):
     gets = {r.rule for r in _rules(app, "GET")}
     assert {"/", "/requests/new", "/requests/<int:ticket_id>", "/admin/integrations/",
-            "/admin/rules/"} <= gets
+            "/admin/rules/", "/admin/staff/", "/admin/staff/<int:user_id>"} <= gets
+    posts = {r.rule for r in _rules(app, "POST", prefix="/admin")}
+    assert {"/admin/staff/new", "/admin/staff/<int:user_id>/password",
+            "/admin/staff/<int:user_id>/deactivate"} <= posts
     assert "/login" not in gets and "/healthz" not in gets
 
 
@@ -84,6 +87,25 @@ def test_every_admin_route_is_403_for_an_agent(app, agent_client):
             assert agent_client.post(url, data={"token": ""}).status_code == 403, url
     # the agent's own pages still work
     assert agent_client.get("/").status_code == 200
+
+
+def test_an_agent_posting_to_staff_routes_changes_no_account(app, agent_client, seeded):
+    from helpdesk.models import User
+
+    admin_id = seeded["admin"].id
+    before = [(u.id, u.email, u.role, u.active, u.password_hash, u.session_version)
+              for u in db.session.scalars(select(User).order_by(User.id))]
+    for url, data in [
+        ("/admin/staff/new", {"name": "Eve", "email": "eve@example.com", "role": "admin",
+                              "password": "eve-password-1234"}),
+        (f"/admin/staff/{admin_id}/password", {"password": "taken-over-12345",
+                                               "confirm": "taken-over-12345"}),
+        (f"/admin/staff/{admin_id}/deactivate", {}),
+    ]:
+        assert agent_client.post(url, data=data).status_code == 403, url
+    db.session.expire_all()
+    assert [(u.id, u.email, u.role, u.active, u.password_hash, u.session_version)
+            for u in db.session.scalars(select(User).order_by(User.id))] == before
 
 
 def test_the_agent_gets_no_admin_links(agent_client):
@@ -143,6 +165,12 @@ def test_inactive_user_cannot_log_in(client, seeded):
     ("\\\\evil.example", "/"),
     ("/\t/evil.example", "/"),
     ("javascript:alert(1)", "/"),
+    ("https:evil.example", "/"),
+    (" //evil.example", "/"),
+    ("\t//evil.example", "/"),
+    ("/\r\nSet-Cookie: session=forged", "/"),
+    ("/requests/1?x=\nLocation: https://evil.example", "/"),
+    ("/%2F%2Fevil.example", "/%2F%2Fevil.example"),  # one path segment on our host
     ("evil.example", "/"),
     ("", "/"),
 ])
