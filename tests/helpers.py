@@ -80,3 +80,55 @@ def soup(response) -> BeautifulSoup:
 def text_of(response) -> str:
     """The visible text of an HTML response, whitespace folded."""
     return re.sub(r"\s+", " ", soup(response).get_text(" "))
+
+
+def fresh_database(tmp_path, pg_url) -> str:
+    """A new empty database: a SQLite file, or a new PostgreSQL database on the test server."""
+    import uuid
+
+    if not pg_url:
+        return f"sqlite:///{tmp_path / 'stack.sqlite'}"
+    import psycopg
+
+    name = f"helpdesk_stack_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return pg_url.rsplit("/", 1)[0] + f"/{name}"
+
+
+def running_stack(tmp_path, redis_url, emulator_url, pg_url, log_dir, redis_db: int,
+                  queue_prefix: str):
+    """Migrate, seed, and start the web app, a worker and RQ cron; yields the web URL.
+
+    A generator for fixtures: each caller gets its own database, Redis database number and
+    queue, so end-to-end and browser tests never see each other's jobs.
+    """
+    import os
+    import uuid
+
+    from scripts.stack import Stack, free_port
+
+    port = free_port()
+    env = dict(os.environ)
+    env.update({
+        "DATABASE_URL": fresh_database(tmp_path, pg_url),
+        "REDIS_URL": redis_url.rsplit("/", 1)[0] + f"/{redis_db}",
+        "RQ_QUEUE": f"{queue_prefix}-{uuid.uuid4().hex[:6]}",
+        "THERMOSTAT_BASE_URL": emulator_url,
+        "THERMOSTAT_POLL_SECONDS": "2",
+        "HELPDESK_URL": f"http://127.0.0.1:{port}",
+        "SECRET_KEY": f"{queue_prefix}-secret-key-" + "x" * 24,
+        "HELPDESK_INSTANCE_DIR": str(tmp_path / "instance"),
+        "PYTHONUNBUFFERED": "1",
+    })
+    env.pop("TEST_DATABASE_URL", None)
+    stack = Stack(env=env, log_dir=log_dir)
+    try:
+        stack.flask("db", "upgrade")
+        stack.flask("seed-demo")
+        stack.start_web(port)
+        stack.start_worker()
+        stack.start_cron()
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stack.stop()

@@ -6,7 +6,6 @@ as the newcomer in the README does in a browser.
 
 from __future__ import annotations
 
-import os
 import re
 import time
 import uuid
@@ -16,50 +15,16 @@ import pytest
 import requests
 from bs4 import BeautifulSoup
 
-from scripts.stack import Stack, free_port
+from tests.helpers import running_stack
 
 pytestmark = pytest.mark.e2e
-
-
-def _fresh_database(tmp_path, pg_url) -> str:
-    """A new empty database: a SQLite file, or a new PostgreSQL database on the test server."""
-    if not pg_url:
-        return f"sqlite:///{tmp_path / 'e2e.sqlite'}"
-    import psycopg
-
-    name = f"helpdesk_e2e_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(pg_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return pg_url.rsplit("/", 1)[0] + f"/{name}"
 
 
 @pytest.fixture
 def running(tmp_path, redis_url, emulator, pg_url, artifacts_dir):
     """Migrate, seed, and start the web app, a worker and the cron scheduler."""
-    port = free_port()
-    env = dict(os.environ)
-    env.update({
-        "DATABASE_URL": _fresh_database(tmp_path, pg_url),
-        "REDIS_URL": redis_url.rsplit("/", 1)[0] + "/1",
-        "RQ_QUEUE": f"e2e-{uuid.uuid4().hex[:6]}",
-        "THERMOSTAT_BASE_URL": emulator.url,
-        "THERMOSTAT_POLL_SECONDS": "2",
-        "HELPDESK_URL": f"http://127.0.0.1:{port}",
-        "SECRET_KEY": "e2e-secret-key-e2e-secret-key-e2e",
-        "HELPDESK_INSTANCE_DIR": str(tmp_path / "instance"),
-        "PYTHONUNBUFFERED": "1",
-    })
-    env.pop("TEST_DATABASE_URL", None)
-    stack = Stack(env=env, log_dir=artifacts_dir / "e2e")
-    try:
-        stack.flask("db", "upgrade")
-        stack.flask("seed-demo")
-        stack.start_web(port)
-        stack.start_worker()
-        stack.start_cron()
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        stack.stop()
+    yield from running_stack(tmp_path, redis_url, emulator.url, pg_url, artifacts_dir / "e2e",
+                             redis_db=1, queue_prefix="e2e")
 
 
 def _form_data(html: str, form_selector: str) -> tuple[str, dict]:

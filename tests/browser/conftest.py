@@ -12,14 +12,12 @@ from __future__ import annotations
 
 import os
 import re
-import uuid
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from scripts.stack import Stack, free_port
-from tests.test_e2e import _fresh_database
+from tests.helpers import running_stack
 
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-gpu",
@@ -72,27 +70,5 @@ def page(browser, request, artifacts_dir) -> Page:
 @pytest.fixture
 def stack_url(tmp_path, redis_url, emulator, pg_url, artifacts_dir):
     """Migrate, seed, and start the web app, a worker and the cron scheduler (as e2e)."""
-    port = free_port()
-    env = dict(os.environ)
-    env.update({
-        "DATABASE_URL": _fresh_database(tmp_path, pg_url),
-        "REDIS_URL": redis_url.rsplit("/", 1)[0] + "/2",
-        "RQ_QUEUE": f"browser-{uuid.uuid4().hex[:6]}",
-        "THERMOSTAT_BASE_URL": emulator.url,
-        "THERMOSTAT_POLL_SECONDS": "2",
-        "HELPDESK_URL": f"http://127.0.0.1:{port}",
-        "SECRET_KEY": "browser-secret-key-browser-secret-key",
-        "HELPDESK_INSTANCE_DIR": str(tmp_path / "instance"),
-        "PYTHONUNBUFFERED": "1",
-    })
-    env.pop("TEST_DATABASE_URL", None)
-    stack = Stack(env=env, log_dir=artifacts_dir / "browser")
-    try:
-        stack.flask("db", "upgrade")
-        stack.flask("seed-demo")
-        stack.start_web(port)
-        stack.start_worker()
-        stack.start_cron()
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        stack.stop()
+    yield from running_stack(tmp_path, redis_url, emulator.url, pg_url,
+                             artifacts_dir / "browser", redis_db=2, queue_prefix="browser")
