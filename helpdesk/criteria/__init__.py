@@ -120,10 +120,10 @@ class Schema:
                 raise CriteriaError(f"custom field #{fid} no longer exists")
             label, ftype = self.custom_fields[fid]
             return Field(name, label, "number" if ftype == "number" else "text")
-        for f in BASE_FIELDS:
-            if f.name == name:
-                return f
-        raise CriteriaError(f"unknown field {name[:40]!r}")
+        f = _BASE_BY_NAME.get(name)
+        if f is None:
+            raise CriteriaError(f"unknown field {name[:40]!r}")
+        return f
 
     def fields(self, include_events: bool = True) -> list[Field]:
         found = [f for f in BASE_FIELDS if include_events or f.context == STATE]
@@ -131,6 +131,7 @@ class Schema:
         return found
 
 
+_BASE_BY_NAME = {f.name: f for f in BASE_FIELDS}
 DEFAULT_SCHEMA = Schema()
 
 
@@ -334,11 +335,16 @@ def evaluate_condition(cond: Mapping[str, Any], old: Mapping | None, new: Mappin
 
 @dataclass
 class Explanation:
-    """One line of 'why': a condition or group, its depth, and whether it held."""
+    """One line of 'why': a condition or group, its depth, and whether it held.
+
+    `node` is the condition itself, so its words can be written only when someone will read
+    them (a logged run, the dry run), not on every evaluation.
+    """
 
     depth: int
     text: str
     held: bool
+    node: Mapping | None = None
 
 
 def evaluate(match: str, tree: list[Mapping], old: Mapping | None, new: Mapping,
@@ -358,7 +364,7 @@ def evaluate(match: str, tree: list[Mapping], old: Mapping | None, new: Mapping,
                 lines[index].held = held
             else:
                 held = evaluate_condition(node, old, new, now, schema)
-                lines.append(Explanation(depth, describe(node) if describe else str(node), held))
+                lines.append(Explanation(depth, describe(node) if describe else "", held, node))
             results.append(held)
         if not results:
             return True

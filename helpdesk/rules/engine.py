@@ -56,22 +56,90 @@ def rule_problems(rule: Rule, schema: criteria.Schema) -> list[str]:
     return list(dict.fromkeys(problems))
 
 
-def evaluate_rule(rule: Rule, old: Mapping | None, new: Mapping, now: datetime,
-                  schema: criteria.Schema) -> RuleOutcome:
-    """Evaluate a rule's conditions without acting (the dry run uses this too)."""
+# Checking a rule's references is most of the cost of an update with many triggers, and its
+# answer only changes when the rule is edited or a status, field, user or survey changes:
+# remember it per process under both.
+_PROBLEMS: dict[tuple, tuple[Any, list[str]]] = {}
+
+
+def _references_fingerprint(rows: list) -> tuple:
+    """What rule checks depend on: which referenced rows exist, are active, still listed."""
+    return tuple(sorted(
+        (type(row).__name__, row.id, getattr(row, "active", None), getattr(row, "gone", None),
+         getattr(row, "archived", None), getattr(row, "field_type", None))
+        for row in rows))
+
+
+def cached_rule_problems(rule: Rule, schema: criteria.Schema, fingerprint: tuple) -> list[str]:
+    """rule_problems(), remembered until the rule or what it references changes."""
+    key = (rule.id, rule.updated_at)
+    hit = _PROBLEMS.get(key)
+    if hit is not None and hit[0] == fingerprint:
+        return hit[1]
     problems = rule_problems(rule, schema)
+    if len(_PROBLEMS) > 5000:
+        _PROBLEMS.clear()
+    _PROBLEMS[key] = (fingerprint, problems)
+    return problems
+
+
+def evaluate_rule(rule: Rule, old: Mapping | None, new: Mapping, now: datetime,
+                  schema: criteria.Schema, describe: bool = True,
+                  fingerprint: tuple | None = None) -> RuleOutcome:
+    """Evaluate a rule's conditions without acting (the dry run uses this too)."""
+    problems = rule_problems(rule, schema) if fingerprint is None else \
+        cached_rule_problems(rule, schema, fingerprint)
     if problems:
         return RuleOutcome(rule, False, [], skipped="; ".join(problems))
-    fired, lines = criteria.evaluate(rule.match, rule.conditions, old, new, now, schema,
-                                     describe=lambda c: describe_condition(c, schema))
+    fired, lines = criteria.evaluate(rule.match, rule.conditions, old, new, now, schema)
+    if describe:
+        describe_lines(lines, schema)
     return RuleOutcome(rule, fired, lines)
 
 
-def enabled_triggers(event: str) -> list[Rule]:
-    """Enabled triggers for an event, in the admin's order."""
-    return list(db.session.scalars(
-        select(Rule).where(Rule.kind == "trigger", Rule.event == event, Rule.enabled.is_(True))
-        .order_by(Rule.position, Rule.id)))
+def describe_lines(lines: list[criteria.Explanation], schema: criteria.Schema) -> None:
+    """Write the words of each condition line (groups already have theirs)."""
+    for line in lines:
+        if line.node is not None and not line.text:
+            line.text = describe_condition(line.node, schema)
+
+
+@dataclass(frozen=True)
+class RuleData:
+    """A rule's stored definition, detached from the session (safe to keep between requests)."""
+
+    id: int
+    name: str
+    kind: str
+    event: str
+    match: str
+    conditions: list
+    actions: list
+    updated_at: datetime | None
+
+
+_TRIGGERS: dict[str, tuple[Any, list[RuleData]]] = {}
+
+
+def enabled_triggers(event: str) -> list[RuleData]:
+    """Enabled triggers for an event, in the admin's order.
+
+    Reloading 200 rules and parsing their JSON on every update costs more than evaluating
+    them, so the definitions are kept per process and reloaded when a cheap version query
+    (how many, last edited) says a trigger was added, edited, reordered, toggled or deleted.
+    """
+    scope = (Rule.kind == "trigger", Rule.event == event, Rule.enabled.is_(True))
+    version = tuple(db.session.execute(
+        select(func.count(), func.max(Rule.updated_at), func.sum(Rule.id)).where(*scope)).one())
+    cached = _TRIGGERS.get(event)
+    if cached is not None and cached[0] == version:
+        return cached[1]
+    rules = [RuleData(r.id, r.name, r.kind, r.event, r.match, r.conditions, r.actions,
+                      r.updated_at)
+             for r in db.session.scalars(select(Rule).where(*scope)
+                                         .order_by(Rule.position, Rule.id))]
+    _TRIGGERS[event] = (version, rules)
+    return rules
 
 
 def _log(outcome: RuleOutcome, ticket_id: int | None, event: str) -> dict[str, Any]:
@@ -86,8 +154,9 @@ def run_triggers(event: str, ticket: Ticket, old: Mapping[str, Any] | None,
                  ) -> list[RuleOutcome]:
     """Run every matching trigger once for this event, in order, and log the runs.
 
-    The log keeps runs that fired, were skipped, or had a condition hold: enough to say why a
-    rule did or did not act, without a row per rule per update.
+    The log keeps every run that acted (which conditions held, what each action did) and
+    every rule skipped as broken. Why a rule did not act on a request is what the dry run
+    answers, so updates do not write a row per rule that merely did not match.
     """
     if event not in EVENTS:
         raise ValueError(f"unknown trigger event {event!r}")
@@ -101,15 +170,18 @@ def run_triggers(event: str, ticket: Ticket, old: Mapping[str, Any] | None,
     # 200 rules then hits the identity map instead of one SELECT per reference.
     _held = [row for model in (Status, Category, User, CustomField, ThermostatSurvey)
              for row in db.session.scalars(select(model))]
+    fingerprint = _references_fingerprint(_held)
     outcomes, rows = [], []
     for rule in rules:
-        outcome = evaluate_rule(rule, old, new, now, schema)
+        outcome = evaluate_rule(rule, old, new, now, schema, describe=False,
+                                fingerprint=fingerprint)
         if outcome.skipped:
             log.warning("trigger %s skipped: %s", rule.id, outcome.skipped)
         elif outcome.fired:
             outcome.actions = [run_action(rule, action, ticket, actor) for action in rule.actions]
         outcomes.append(outcome)
-        if outcome.fired or outcome.skipped or any(x.held for x in outcome.lines):
+        if outcome.fired or outcome.skipped:
+            describe_lines(outcome.lines, schema)  # only runs that are logged need words
             rows.append(_log(outcome, ticket.id, event))
     if rows:
         db.session.execute(insert(RuleRun), rows)
