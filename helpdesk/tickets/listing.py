@@ -286,7 +286,10 @@ def ids_query(q: ListQuery, schema: criteria.Schema, now: datetime) -> Select:
 def _order(q: ListQuery):
     sort = COLUMNS[q.sort].sort()
     order = sort.asc() if q.direction == "asc" else sort.desc()
-    if q.sort not in INDEXED_SORTS:
+    # A closed request always has its closed date, so "closed, by closed date" keeps the
+    # plain order: PostgreSQL can then walk (is_open, closed_at) backwards for the newest.
+    plain = q.sort in INDEXED_SORTS or (q.sort == "closed_at" and q.state == "closed")
+    if not plain:
         order = order.nulls_last()
     return order, (Ticket.id.asc() if q.direction == "asc" else Ticket.id.desc())
 
