@@ -17,6 +17,7 @@ from . import criteria
 from .extensions import db
 from .models import (Category, Customer, CustomField, Status, SurveyResult,
                      ThermostatSurvey, Ticket, TicketFieldValue, User)
+from .thermostat.state import NEVER_SURVEYED
 
 
 def current_schema() -> criteria.Schema:
@@ -54,7 +55,7 @@ def snapshot(ticket: Ticket, event: Mapping[str, Any] | None = None) -> dict[str
         "survey_state": ticket.survey_state or "none",
         "survey_has_response": ticket.survey_result_id is not None,
         "survey_sent_unanswered": ticket.survey_state == "sent",
-        "survey_never": (ticket.survey_state or "none") not in ("sent", "answered"),
+        "survey_never": (ticket.survey_state or "none") in NEVER_SURVEYED,
         "survey_has_comment": bool(result and result.feedback and result.feedback.strip()),
         "survey_id": result.survey_id if result else None,
         "opened_at": ticket.opened_at,
@@ -129,7 +130,8 @@ def sql_context() -> criteria.SqlContext:
     special = {
         "survey_has_response": flag(has_result),
         "survey_sent_unanswered": flag(Ticket.survey_state == "sent"),
-        "survey_never": flag(Ticket.survey_state.not_in(("sent", "answered"))),
+        # the states spelled out (not "NOT IN sent, answered") so an index can seek them
+        "survey_never": flag(Ticket.survey_state.in_(NEVER_SURVEYED)),
         "nps_score": typed("nps", Ticket.survey_score, "nps_score"),
         "nps_rating": typed("nps", Ticket.survey_rating, "nps_rating"),
         "csat_score": typed("csat", Ticket.survey_score, "csat_score"),

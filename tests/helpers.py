@@ -97,11 +97,13 @@ def fresh_database(tmp_path, pg_url) -> str:
 
 
 def running_stack(tmp_path, redis_url, emulator_url, pg_url, log_dir, redis_db: int,
-                  queue_prefix: str):
+                  queue_prefix: str, seed: tuple[str, ...] = ("seed-demo",),
+                  jobs: bool = True):
     """Migrate, seed, and start the web app, a worker and RQ cron; yields the web URL.
 
     A generator for fixtures: each caller gets its own database, Redis database number and
-    queue, so end-to-end and browser tests never see each other's jobs.
+    queue, so end-to-end and browser tests never see each other's jobs. `seed` is the flask
+    command that fills the database; jobs=False starts the web app alone.
     """
     import os
     import uuid
@@ -125,10 +127,11 @@ def running_stack(tmp_path, redis_url, emulator_url, pg_url, log_dir, redis_db: 
     stack = Stack(env=env, log_dir=log_dir)
     try:
         stack.flask("db", "upgrade")
-        stack.flask("seed-demo")
+        stack.flask(*seed)
         stack.start_web(port)
-        stack.start_worker()
-        stack.start_cron()
+        if jobs:
+            stack.start_worker()
+            stack.start_cron()
         yield f"http://127.0.0.1:{port}"
     finally:
         stack.stop()

@@ -28,9 +28,8 @@ from helpdesk.extensions import db
 from helpdesk.models import Rule, Ticket
 from tests.fixtures_extra import fast_password_hashing  # noqa: F401 (autouse)
 from tests.helpers import soup
-from tests.hostile import HOSTILE, IDS, TEXTS
+from tests.hostile import HOSTILE, IDS, TEXTS, assert_inert
 
-ACTIVE_TAGS = ("script", "img", "svg", "iframe", "object", "embed", "b")
 EMAIL_SUBJECT = "Re: ##SUBJECT##"
 EMAIL_BODY = ("Hello ##FIRSTNAME## {{ $lastname }},\n"
               "about \"##SUBJECT##\" (request ##REQUESTID##):\n"
@@ -40,18 +39,6 @@ EMAIL_BODY = ("Hello ##FIRSTNAME## {{ $lastname }},\n"
 def shown(element) -> str:
     """An element's text without the template's own indentation around it."""
     return element.get_text().strip()
-
-
-def assert_inert(page: BeautifulSoup, where: str) -> None:
-    """No element or event handler was created from data (the app renders none itself)."""
-    for tag in ACTIVE_TAGS:
-        assert page.find(tag) is None, f"<{tag}> on {where}"
-    handlers = [(t.name, a) for t in page.find_all(True) for a in t.attrs
-                if a.lower().startswith("on")]
-    assert handlers == [], where
-    links = [a["href"] for a in page.find_all("a", href=True)
-             if a["href"].strip().lower().startswith("javascript:")]
-    assert links == [], where
 
 
 @pytest.fixture

@@ -462,12 +462,27 @@ def test_pages_and_their_bounds(admin_client, listdata):
 # --- saved filters -----------------------------------------------------------------------------
 
 
-def sidebar(response) -> dict[str, tuple[str, bool, bool]]:
-    """name → (count, shared, deletable) of the sidebar's saved filters."""
+def sidebar(client) -> dict[str, tuple[str, bool, bool]]:
+    """name → (count, shared, deletable) of the sidebar's saved filters, as a browser shows it.
+
+    The page is sent without the counts (its rows never wait for them); each is marked
+    pending and the page's script fetches them from /filters/counts, as done here.
+    """
+    page = soup(client.get("/"))
+    fetched = None
     out = {}
-    for li in soup(response).select("ul.saved-filters li[data-filter-id]"):
-        out[li.a.get_text(strip=True)] = (li.select_one(".count").get_text(strip=True),
-                                         li.select_one(".tag") is not None,
+    for li in page.select("ul.saved-filters li[data-filter-id]"):
+        span = li.select_one(".count")
+        text = span.get_text(strip=True)
+        assert span.has_attr("data-pending") and text == "…"
+        if fetched is None:
+            response = client.get(page.select_one("ul.saved-filters")["data-counts-url"])
+            assert response.status_code == 200
+            assert response.headers["Cache-Control"] == "no-store"
+            fetched = response.get_json()["counts"]
+        value = fetched[li["data-filter-id"]]
+        text = "invalid" if value is None else str(value)
+        out[li.a.get_text(strip=True)] = (text, li.select_one(".tag") is not None,
                                          li.form is not None)
     return out
 
@@ -516,11 +531,11 @@ def test_saved_filters_personal_and_shared_with_live_counts(app, listdata):
     assert db.session.scalar(select(SavedFilter.query).where(SavedFilter.name == "My open")) \
         == "state=open"
 
-    assert sidebar(admin.get("/")) == {"Detractors": ("2", True, True),
-                                       "My open": ("4", False, True)}
+    assert sidebar(admin) == {"Detractors": ("2", True, True),
+                              "My open": ("4", False, True)}
     # the agent sees the admin's shared filter (not the personal one) and cannot delete it
-    assert sidebar(agent.get("/")) == {"Detractors": ("2", True, False),
-                                       "Agent promoters": ("2", False, True)}
+    assert sidebar(agent) == {"Detractors": ("2", True, False),
+                              "Agent promoters": ("2", False, True)}
     # the link opens the saved list
     link = soup(agent.get("/")).select_one(
         f"li[data-filter-id='{saved_id('Detractors')}'] a")["href"]
@@ -531,12 +546,12 @@ def test_saved_filters_personal_and_shared_with_live_counts(app, listdata):
                    "feedback": "Actually no", "custom_fields": {"xrequest":
                                                                 str(listdata["ids"]["B"])}}])
     db.session.commit()
-    assert sidebar(agent.get("/"))["Detractors"][0] == "3"
-    assert sidebar(agent.get("/"))["Agent promoters"][0] == "1"
+    assert sidebar(agent)["Detractors"][0] == "3"
+    assert sidebar(agent)["Agent promoters"][0] == "1"
     ticket = db.session.get(Ticket, listdata["ids"]["I"])
     ticket.is_open = False
     db.session.commit()
-    assert sidebar(admin.get("/"))["My open"][0] == "3"
+    assert sidebar(admin)["My open"][0] == "3"
     # the count equals the list's own count
     page = soup(admin.get("/?c=nps_rating:is:detractor"))
     assert page.select_one("p.count").get_text(" ", strip=True).startswith("3 requests")

@@ -9,6 +9,8 @@ from ..models import Dispatch, Ticket
 
 SURVEY_STATES = {"none": "Not surveyed", "queued": "Survey queued", "sent": "Survey sent",
                  "answered": "Answered", "failed": "Survey failed", "skipped": "Survey skipped"}
+# "Never surveyed": every state but sent and answered, spelled out for the index
+NEVER_SURVEYED = tuple(s for s in SURVEY_STATES if s not in ("sent", "answered"))
 _WAITING = {"pending", "sending", "retrying", "paused"}
 
 

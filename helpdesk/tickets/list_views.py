@@ -6,7 +6,7 @@ import csv
 import io
 from typing import Iterator
 
-from flask import (Response, abort, flash, redirect, render_template, request,
+from flask import (Response, abort, flash, jsonify, redirect, render_template, request,
                    stream_with_context, url_for)
 from flask_login import current_user
 from sqlalchemy import or_, select
@@ -22,6 +22,7 @@ from . import listing as L
 from .forms import SaveFilterForm
 
 MAX_SIDEBAR_FILTERS = 20
+MAX_LISTED_FILTERS = 200  # the saved filters page (each is counted)
 
 
 def _form_to_canonical(args) -> str | None:
@@ -74,11 +75,12 @@ def _render_rows(q: L.ListQuery, ids: list[int]) -> list[tuple[Ticket, list[str]
     return rows
 
 
-def _saved_filters() -> list[SavedFilter]:
+def _saved_filters(limit: int = MAX_SIDEBAR_FILTERS) -> list[SavedFilter]:
+    """The user's own filters, then the shared ones, by name."""
     return list(db.session.scalars(
         select(SavedFilter).where(or_(SavedFilter.owner_id == current_user.id,
                                       SavedFilter.shared.is_(True)))
-        .order_by(SavedFilter.shared, SavedFilter.name).limit(MAX_SIDEBAR_FILTERS)))
+        .order_by(SavedFilter.shared, SavedFilter.name).limit(limit)))
 
 
 def sidebar_counts(filters: list[SavedFilter], schema: criteria.Schema) -> dict[int, int | None]:
@@ -87,14 +89,35 @@ def sidebar_counts(filters: list[SavedFilter], schema: criteria.Schema) -> dict[
     from urllib.parse import parse_qsl
 
     now = utcnow()
-    counts: dict[int, int | None] = {}
+    found: dict[int, int | None] = {}
     for f in filters:
         try:
             q = L.parse(MultiDict(parse_qsl(f.query, keep_blank_values=True)), schema)
-            counts[f.id] = db.session.scalar(L.count_query(q, schema, now))
         except L.FilterError:
-            counts[f.id] = None
-    return counts
+            found[f.id] = None
+            continue
+        found[f.id] = db.session.scalar(L.count_query(q, schema, now))
+    return found
+
+
+@bp.get("/filters/counts")
+def sidebar_counts_json():
+    """The sidebar's counts as JSON, counted now; the list page's script fetches them.
+
+    The list is shown without them, so its rows never wait for ten counts.
+    """
+    found = sidebar_counts(_saved_filters(), current_schema())
+    response = jsonify(counts={str(k): v for k, v in found.items()})
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/filters")
+def saved_filters():
+    """Every saved filter the user can see, with its count now (works without JavaScript)."""
+    filters = _saved_filters(MAX_LISTED_FILTERS)
+    return render_template("tickets/filters.html", saved=filters,
+                           counts=sidebar_counts(filters, current_schema()))
 
 
 @bp.get("/")
@@ -120,7 +143,7 @@ def index():
         rating_choices=L.RATING_CHOICES, score_ops=L.SCORE_OPS, state_choices=L.STATE_CHOICES,
         fields=fields, op_labels=criteria.OP_LABELS, ops_by_kind=criteria.OPS_BY_KIND,
         change_ops=criteria.CHANGE_OPS, per_page_choices=L.PER_PAGE_CHOICES,
-        saved=filters, counts=sidebar_counts(filters, schema), save_form=SaveFilterForm(
+        saved=filters, save_form=SaveFilterForm(
             formdata=None, data={"query": q.querystring(page=None)}),
         advanced_rows=[L.encode_condition(c).split(":", 2) for c in q.advanced] + [["", "", ""]],
         column_positions={k: i + 1 for i, k in enumerate(q.columns)})
