@@ -62,6 +62,7 @@ def snapshot(ticket: Ticket, event: Mapping[str, Any] | None = None) -> dict[str
         "closed_at": ticket.closed_at,
         "updated_at": ticket.updated_at,
         "first_response_at": ticket.first_response_at,
+        "survey_answered_at": ticket.survey_answered_at,
         "actor": None,
         "note_type": "none",
         "note_body": None,
@@ -84,6 +85,7 @@ def sql_context() -> criteria.SqlContext:
         "survey_rating": Ticket.survey_rating, "opened_at": Ticket.opened_at,
         "closed_at": Ticket.closed_at, "updated_at": Ticket.updated_at,
         "first_response_at": Ticket.first_response_at, "survey_state": Ticket.survey_state,
+        "survey_answered_at": Ticket.survey_answered_at,
     }
 
     def custom_value(field_id: int):

@@ -136,6 +136,7 @@ class Ticket(db.Model):
     survey_score: Mapped[int | None]
     survey_rating: Mapped[str | None] = mapped_column(String(16))
     survey_result_id: Mapped[int | None]  # the latest SurveyResult (a copy, not a constraint)
+    survey_answered_at: Mapped[datetime | None]  # that result's responded_at (a copy)
     # none | queued | sent | answered | failed | skipped: kept by thermostat/state.py
     survey_state: Mapped[str] = mapped_column(String(12), default="none",
                                               server_default="none")
@@ -164,6 +165,10 @@ class Ticket(db.Model):
         Index("ix_tickets_opened_at", "opened_at"),
         Index("ix_tickets_survey_state", "survey_state", "closed_at"),
         Index("ix_tickets_rating_frt", "survey_rating", "first_response_seconds"),
+        # reports over every NPS result, read from the index alone: NPS over time, by agent
+        Index("ix_tickets_type_answered_rating", "survey_type", "survey_answered_at",
+              "survey_rating"),
+        Index("ix_tickets_type_assignee_rating", "survey_type", "assignee_id", "survey_rating"),
     )
 
     def custom_values(self) -> dict[int, str]:

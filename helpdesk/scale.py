@@ -54,12 +54,15 @@ def seed_scale(requests: int, results: int, customers: int = 50000, seed: int = 
                    "closed_at": closed, "updated_at": closed or opened,
                    "first_response_at": opened + timedelta(seconds=frt) if frt else None,
                    "first_response_seconds": frt, "survey_state": "none",
-                   "survey_type": None, "survey_score": None, "survey_rating": None}
+                   "survey_type": None, "survey_score": None, "survey_rating": None,
+                   "survey_answered_at": None}
             if i in answered:
                 kind = "nps" if rng.random() < 0.8 else "csat"
                 score = rng.randint(0, 10) if kind == "nps" else rng.randint(1, 5)
+                responded = (closed or opened) + timedelta(hours=rng.randint(1, 72))
                 row.update(survey_type=kind, survey_score=score,
-                           survey_rating=rating_for(kind, score), survey_state="answered")
+                           survey_rating=rating_for(kind, score), survey_state="answered",
+                           survey_answered_at=responded)
                 result_rows.append({
                     "source": "scale", "response_id": f"scale-{seed}-{i}",
                     "survey_id": 1 if kind == "nps" else 2,
@@ -68,7 +71,7 @@ def seed_scale(requests: int, results: int, customers: int = 50000, seed: int = 
                     "feedback": rng.choice([None, "", "Thanks!", "Too slow", "Great help"]),
                     "email": None, "custom_fields": {"xrequest": str(first_ticket + i)},
                     "xrequest": str(first_ticket + i), "ticket_id": first_ticket + i,
-                    "responded_at": (closed or opened) + timedelta(hours=rng.randint(1, 72)),
+                    "responded_at": responded,
                     "remote_updated_at": None, "received_at": now, "updated_at": now})
             elif not is_open and rng.random() < 0.3:
                 row["survey_state"] = "sent"

@@ -289,6 +289,13 @@ def test_relative_dates_hand_checked(admin_client, listdata):
     assert past7.replace("K", "") == "DEFIL"
     assert got("c=closed_at:in_range:past_7_days") == "DEF"
     assert got("c=opened_at:in_range:past_90_days") == KEYS  # J, the oldest, is 60 days old
+    # answered an hour after closing: D and F; E too unless that hour is still to come
+    # (before 02:00 UTC, when E closed half-way through today, less than an hour ago)
+    e_answered = listdata["when"]["E"][1] + timedelta(hours=1)
+    assert got("c=survey_answered_at:in_range:past_7_days") == \
+        ("DEF" if e_answered <= listdata["now"] else "DF")
+    assert got("c=survey_answered_at:in_range:past_90_days").replace("E", "") == "ABCDFG"
+    assert got("c=survey_answered_at:not_in_range:past_90_days").replace("E", "") == "HIJKL"
     assert "K" in got("c=opened_at:in_range:last_month")
     assert "K" not in got("c=opened_at:in_range:this_month")
     assert {"E", "L"} <= set(got("c=opened_at:in_range:this_month"))
@@ -363,6 +370,10 @@ def test_cells_show_the_hand_computed_values(admin_client, listdata):
     closed = by("closed_at")
     assert closed["A"] == listdata["when"]["A"][1].strftime("%Y-%m-%d %H:%M")
     assert [closed[k] for k in "IJKL"] == ["—"] * 4
+    answered = cells(admin_client.get("/?cols=id,answered_at"), "answered_at")
+    assert answered[ids["B"]] == (listdata["when"]["B"][1] + timedelta(hours=1)).strftime(
+        "%Y-%m-%d %H:%M")
+    assert [answered[ids[k]] for k in "HIJKL"] == ["—"] * 5
 
 
 def test_csat_without_labels_and_nps_words(admin_client, listdata):
@@ -391,10 +402,14 @@ SORTS = {
     "thermostat": ("GAFDCEBHIJKL", "BECDFAGLKJIH"),
     "comment": ("BFEACDGHIJKL", "AEFBLKJIHGDC"),
     "survey_state": ("ABCDEFGILJKH", "HKJLIGFEDCBA"),
+    "answered_at": ("AGBCFDEHIJKL", "EDFCBGALKJIH"),  # each answered an hour after closing
 }
 
 
 def test_every_column_sorts_both_ways(admin_client, listdata):
+    from helpdesk.tickets.listing import COLUMNS
+
+    assert set(SORTS) | {"opened_at"} == set(COLUMNS)  # opened_at: test_opened_at_sorts_both_ways
     wrong = []
     for column, (ascending, descending) in SORTS.items():
         for query, expected in ((f"?sort={column}&dir=asc", ascending),
@@ -619,6 +634,11 @@ def test_csv_matches_the_list(admin_client, listdata):
                                "Very satisfied 5", "Lovely", "Answered", ""]
     assert by_id[ids["G"]][2:5] == ["", "Dissatisfied 2", "Dissatisfied 2"]
     assert by_id[ids["K"]][2:] == ["", "", "", "", "Survey queued", "Billing"]
+    answered = {int(r[0]): r[1] for r in read_csv(admin_client.get(
+        "/requests.csv?cols=id,answered_at"))[1:]}
+    assert answered[ids["C"]] == (listdata["when"]["C"][1] + timedelta(hours=1)).strftime(
+        "%Y-%m-%d %H:%M:%S")
+    assert answered[ids["J"]] == ""
     # a filter exports only its rows, every page of them
     rows = read_csv(admin_client.get("/requests.csv?c=nps_rating:is:detractor&cols=id"))
     assert rows == [["#"], [str(ids["D"])], [str(ids["A"])]]  # opened newest first

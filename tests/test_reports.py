@@ -233,6 +233,8 @@ def test_the_page_shows_every_number(admin_client, reportdata):
 
     agents = page.select_one("#report-by-agent")
     assert_chart(agents)
+    # by name, "Unassigned" last
+    assert [r[0] for r in table_rows(agents)] == ["Ada Admin", "Alex Agent", "Unassigned"]
     assert sorted(table_rows(agents)) == [
         ["Ada Admin", "5", "3", "0", "2", "20.0"], ["Alex Agent", "16", "3", "12", "1", "12.5"],
         ["Unassigned", "3", "1", "0", "2", "-33.3"]]

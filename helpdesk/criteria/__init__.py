@@ -71,6 +71,7 @@ BASE_FIELDS: tuple[Field, ...] = (
     Field("minutes_since_first_response", "Minutes since first response", "minutes"),
     Field("opened_at", "Date opened", "date"),
     Field("closed_at", "Date closed", "date"),
+    Field("survey_answered_at", "Date answered (Thermostat)", "date"),
     Field("actor", "Acting person", "ref", EVENT, ref="user"),
     Field("note_type", "Note type", "choice", EVENT, choices=("public", "private", "none")),
     Field("note_body", "Note body", "text", EVENT),

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import case, func, select
 
 from ..extensions import db
-from ..models import Category, SurveyResult, Ticket, User
+from ..models import Category, Ticket, User
 
 RATING_ORDER = ["promoter", "passive", "detractor", "satisfied", "dissatisfied", None]
 RATING_NAMES = {"promoter": "Promoters", "passive": "Passives", "detractor": "Detractors",
@@ -138,28 +138,30 @@ def _nps_counts():
 
 def nps_over_time(where, needs_customer: bool = False, period: str = "month") -> list[NpsRow]:
     """NPS per week or month of the response, with counts."""
-    bucket = _period(SurveyResult.responded_at, period)
+    bucket = _period(Ticket.survey_answered_at, period)
     rows = db.session.execute(
         _filtered(select(bucket, *_nps_counts()), where, needs_customer)
-        .join(SurveyResult, SurveyResult.id == Ticket.survey_result_id)
         .where(Ticket.survey_type == "nps").group_by(bucket).order_by(bucket))
     return [NpsRow(k, _label(k, period), int(p or 0), int(s or 0), int(d or 0))
             for k, p, s, d in rows]
 
 
 def nps_by(where, group: str, needs_customer: bool = False) -> list[NpsRow]:
-    """NPS by assignee or by category."""
-    if group == "agent":
-        key, name, join = Ticket.assignee_id, User.name, (User, User.id == Ticket.assignee_id)
-    else:
-        key, name, join = Ticket.category_id, Category.name, (Category,
-                                                               Category.id == Ticket.category_id)
-    rows = db.session.execute(
-        _filtered(select(key, name, *_nps_counts()), where, needs_customer).outerjoin(*join)
-        .where(Ticket.survey_type == "nps").group_by(key, name).order_by(name))
+    """NPS by assignee or by category, by name."""
+    key, model = (Ticket.assignee_id, User) if group == "agent" else (Ticket.category_id,
+                                                                       Category)
+    # grouped on the request's own column (read from an index), named afterwards: joining
+    # the names row by row costs more than the counting
+    counts = db.session.execute(
+        _filtered(select(key, *_nps_counts()), where, needs_customer)
+        .where(Ticket.survey_type == "nps").group_by(key)).all()
+    ids = {k for k, *_ in counts if k is not None}
+    names = {k: name for k, name in db.session.execute(
+        select(model.id, model.name).where(model.id.in_(ids)))} if ids else {}
     empty = "Unassigned" if group == "agent" else "No category"
-    return [NpsRow(k, n or empty, int(p or 0), int(s or 0), int(d or 0))
-            for k, n, p, s, d in rows]
+    rows = [NpsRow(k, names.get(k) or empty, int(p or 0), int(s or 0), int(d or 0))
+            for k, p, s, d in counts]
+    return sorted(rows, key=lambda r: (r.key is None, r.label.lower(), r.key or 0))
 
 
 def score_distribution(where, needs_customer: bool = False) -> dict[str, list[tuple[int, int]]]:

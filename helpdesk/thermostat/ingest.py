@@ -138,6 +138,7 @@ def refresh_ticket_score(ticket: Ticket) -> None:
     ticket.survey_type = latest.survey_type if latest else None
     ticket.survey_score = latest.score if latest else None
     ticket.survey_rating = latest.rating if latest else None
+    ticket.survey_answered_at = latest.responded_at if latest else None
     refresh_survey_state(ticket)
 
 

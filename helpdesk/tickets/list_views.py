@@ -225,7 +225,7 @@ def csv_rows(q: L.ListQuery, schema: criteria.Schema) -> Iterator[str]:
 
 def _csv_cell(key: str, row, labels: dict | None = None) -> object:
     (tid, subject, first, last, email, status, is_open, category, assignee, opened, closed,
-     frt, stype, score, feedback, sstate, survey_id) = row
+     frt, stype, score, feedback, sstate, survey_id, answered) = row
     if key in ("nps", "csat", "thermostat"):
         if score is None or (key != "thermostat" and stype != key):
             return ""
@@ -236,6 +236,7 @@ def _csv_cell(key: str, row, labels: dict | None = None) -> object:
             "category": category or "", "assignee": assignee or "",
             "opened_at": opened.strftime("%Y-%m-%d %H:%M:%S") if opened else "",
             "closed_at": closed.strftime("%Y-%m-%d %H:%M:%S") if closed else "",
+            "answered_at": answered.strftime("%Y-%m-%d %H:%M:%S") if answered else "",
             "frt": frt if frt is not None else "", "comment": feedback or "",
             "survey_state": SURVEY_STATES.get(sstate or "none", sstate)}[key]
 

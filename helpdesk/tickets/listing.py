@@ -60,6 +60,7 @@ COLUMNS: dict[str, Column] = {c.key: c for c in [
     Column("nps", "NPS", lambda: _typed_score("nps")),
     Column("csat", "CSAT", lambda: _typed_score("csat")),
     Column("thermostat", "Thermostat", lambda: Ticket.survey_score),
+    Column("answered_at", "Answered", lambda: Ticket.survey_answered_at),
     # an empty comment shows "—", so it sorts with the requests that have none (last)
     Column("comment", "Comment", lambda: func.lower(func.nullif(RESULT.feedback, "")),
            frozenset({"result"})),
@@ -300,7 +301,7 @@ def export_query(q: ListQuery, schema: criteria.Schema, now: datetime) -> Select
                   Customer.email, Status.name, Ticket.is_open, Category.name, ASSIGNEE.name,
                   Ticket.opened_at, Ticket.closed_at, Ticket.first_response_seconds,
                   Ticket.survey_type, Ticket.survey_score, RESULT.feedback, Ticket.survey_state,
-                  RESULT.survey_id)
+                  RESULT.survey_id, Ticket.survey_answered_at)
     stmt = _joined(stmt.select_from(Ticket),
                    {"customer", "status", "category", "assignee", "result"})
     return stmt.where(where(q, schema, now)).order_by(*_order(q))
@@ -341,8 +342,8 @@ def cell(key: str, ticket: Ticket, result: SurveyResult | None,
         return ticket.category.name if ticket.category else dash
     if key == "assignee":
         return ticket.assignee.name if ticket.assignee else dash
-    if key in ("opened_at", "closed_at"):
-        value = getattr(ticket, key)
+    if key in ("opened_at", "closed_at", "answered_at"):
+        value = getattr(ticket, "survey_answered_at" if key == "answered_at" else key)
         return value.strftime("%Y-%m-%d %H:%M") if value else dash
     if key == "frt":
         return format_duration(ticket.first_response_seconds)

@@ -25,10 +25,18 @@ def upgrade():
                               ['category_id', 'survey_type', 'survey_rating'], unique=False)
         batch_op.create_index('ix_tickets_open_survey_state', ['is_open', 'survey_state'],
                               unique=False)
+    if op.get_bind().dialect.name == "postgresql":
+        # Counts read these indexes alone only where the visibility map says the rows are
+        # visible; vacuum tickets after 2 % of it changed, not autovacuum's default 20 %.
+        op.execute("ALTER TABLE tickets SET (autovacuum_vacuum_scale_factor = 0.02, "
+                   "autovacuum_analyze_scale_factor = 0.02)")
     op.execute("ANALYZE tickets")  # the planner's figures for the new indexes
 
 
 def downgrade():
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("ALTER TABLE tickets RESET (autovacuum_vacuum_scale_factor, "
+                   "autovacuum_analyze_scale_factor)")
     with op.batch_alter_table('tickets', schema=None) as batch_op:
         batch_op.drop_index('ix_tickets_open_survey_state')
         batch_op.drop_index('ix_tickets_category_rating')
