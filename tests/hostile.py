@@ -35,7 +35,7 @@ IDS = [name for name, _ in HOSTILE]
 TEXTS = [text for _, text in HOSTILE]
 
 # the scripts the app's templates load (static/), the only ones a page may carry
-APP_SCRIPTS = {"/static/sidebar-counts.js"}
+APP_SCRIPTS = {"/static/sidebar-counts.js", "/static/filter-builder.js"}
 ACTIVE_TAGS = ("script", "img", "svg", "iframe", "object", "embed", "b")
 
 

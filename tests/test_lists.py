@@ -780,3 +780,40 @@ def test_the_page_renders_the_builder_rows_back(admin_client, listdata):
     assert page.select_one("#colpos_nps")["value"] == "1"
     assert page.select_one("#colpos_id")["value"] == "2"
     assert page.select_one("#colpos_subject")["value"] == ""
+
+
+def test_the_builder_takes_names_for_statuses_categories_and_staff(admin_client, listdata):
+    """As in the rules builder: typed by name, held in the URL by id, shown back by name."""
+    from urllib.parse import urlencode
+
+    def build(*rows):
+        form = [("state", "all")]
+        for field, op, value in rows:
+            form += [("cf", field), ("co", op), ("cv", value)]
+        return admin_client.get("/?" + urlencode(form))
+
+    cats, users = listdata["cats"], listdata["users"]
+    response = build(("category", "is", "billing"), ("assignee", "is", "Alex Agent"))
+    assert response.status_code == 302
+    query = urlsplit(response.headers["Location"]).query
+    assert parse_qsl(query) == [("c", f"category:is:{cats['Billing']}"),
+                                ("c", f"assignee:is:{users['agent']}")]
+    assert "".join(sorted(listed_keys(admin_client, listdata, "?" + query))) == "H"
+    boxes = [i["value"] for i in soup(admin_client.get("/?" + query)).select("input[name=cv]")]
+    assert boxes == ["Billing", "agent@example.com", ""]  # the e-mail: names may repeat
+    # by e-mail, "none" for nobody, and an id as the URL has it
+    response = build(("assignee", "is", "admin@example.com"), ("category", "is_not", "none"),
+                     ("status", "is", str(db.session.scalar(
+                         select(Ticket.status_id).where(Ticket.id == listdata["ids"]["C"])))))
+    query = urlsplit(response.headers["Location"]).query
+    assert "".join(sorted(listed_keys(admin_client, listdata, "?" + query))) == "C"
+    response = build(("assignee", "is", "none"))
+    assert "".join(sorted(listed_keys(
+        admin_client, listdata, "?" + urlsplit(response.headers["Location"]).query))) == "DIL"
+    # a name that stands for nothing says so, and builds nothing
+    response = build(("category", "is", "Biling"))
+    assert response.status_code == 400
+    assert "Category: There is no category named 'Biling'" in soup(response).get_text()
+    # the suggestions offer the names
+    offered = {o["value"] for o in soup(admin_client.get("/")).select("#filter-values option")}
+    assert {"Billing", "Problem Solved", "agent@example.com", "Support NPS"} <= offered

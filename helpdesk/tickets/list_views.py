@@ -14,7 +14,8 @@ from sqlalchemy import or_, select
 from .. import criteria
 from ..conditions import current_schema
 from ..extensions import db
-from ..models import SavedFilter, SurveyResult, ThermostatSurvey, Ticket, utcnow
+from ..models import (Category, SavedFilter, Status, SurveyResult, ThermostatSurvey, Ticket,
+                      User, utcnow)
 from ..results.ratings import rating_label
 from ..thermostat.state import SURVEY_STATES
 from . import bp
@@ -25,8 +26,51 @@ MAX_SIDEBAR_FILTERS = 20
 MAX_LISTED_FILTERS = 200  # the saved filters page (each is counted)
 
 
+REF_MODELS = {"status": Status, "category": Category, "user": User, "survey": ThermostatSurvey}
+
+
+def _url_value(field_name: str, value: str, schema: criteria.Schema) -> str:
+    """A builder row's value as the URL holds it: a status, category, staff member or survey
+    typed by name (as in the rules builder) becomes its id; FilterError names a bad one."""
+    from ..rules.builder import RowError, resolve_ref
+
+    try:
+        f = schema.field(field_name)
+    except criteria.CriteriaError:
+        return value  # the list then says the field is unknown
+    text = value.strip()
+    if f.kind != "ref" or not text or text.isdigit():
+        return value
+    try:
+        found = resolve_ref(f.ref, text)
+    except RowError as exc:
+        raise L.FilterError(f"{f.label}: {exc}") from None
+    return "none" if found is None else str(found)
+
+
+def _shown_value(cond: dict, schema: criteria.Schema) -> str:
+    """A condition's value for the builder's box: names for ids, as they were typed."""
+    from ..rules.builder import RowError, resolve_ref
+
+    value = L.encode_condition(cond).split(":", 2)[2]
+    f = schema.field(cond["field"])
+    if f.kind != "ref" or cond["value"] is None:
+        return value
+    row = db.session.get(REF_MODELS[f.ref], cond["value"])
+    if row is None:
+        return value  # gone: the id stays, and the list counts nothing for it
+    name = row.email if f.ref == "user" else row.name
+    try:  # a name shared by two rows would come back as the other one: keep the id then
+        return name if resolve_ref(f.ref, name) == row.id else f"#{row.id}"
+    except RowError:
+        return f"#{row.id}"
+
+
 def _form_to_canonical(args) -> str | None:
-    """Turn the builder's parallel rows (cf/co/cv, colpos_*) into the canonical URL."""
+    """Turn the builder's parallel rows (cf/co/cv, colpos_*) into the canonical URL.
+
+    Raises FilterError for a name that stands for nothing (a status, category, staff member
+    or survey typed by name)."""
     if not any(k in args for k in ("cf", "colpos_id")) and not any(
             k.startswith("colpos_") for k in args):
         return None
@@ -34,9 +78,10 @@ def _form_to_canonical(args) -> str | None:
            ("state", "rating", "score_op", "score", "m", "sort", "dir", "per_page")}
     pairs = [(k, v) for k, v in out.items()]
     conditions = []
+    schema = current_schema()
     for f, o, v in zip(args.getlist("cf"), args.getlist("co"), args.getlist("cv")):
         if f:
-            conditions.append(f"{f}:{o}:{v}")
+            conditions.append(f"{f}:{o}:{_url_value(f, v, schema)}")
     positions = []
     for key in L.COLUMNS:
         raw = (args.get(f"colpos_{key}") or "").strip()
@@ -56,7 +101,7 @@ def _form_to_canonical(args) -> str | None:
     raw = urlencode(query)
     try:  # the canonical form: defaults dropped, in the order every other link uses
         return L.parse(MultiDict(parse_qsl(raw, keep_blank_values=True)),
-                       current_schema()).querystring()
+                       schema).querystring()
     except L.FilterError:
         return raw  # the list then says what is wrong
 
@@ -123,7 +168,10 @@ def saved_filters():
 @bp.get("/")
 def index():
     """The request list. The URL is the whole state, so any view can be bookmarked."""
-    canonical = _form_to_canonical(request.args)
+    try:
+        canonical = _form_to_canonical(request.args)
+    except L.FilterError as exc:
+        return render_template("tickets/bad_filter.html", message=str(exc)), 400
     if canonical is not None:
         return redirect(url_for("tickets.index") + ("?" + canonical if canonical else ""))
     schema = current_schema()
@@ -145,8 +193,23 @@ def index():
         change_ops=criteria.CHANGE_OPS, per_page_choices=L.PER_PAGE_CHOICES,
         saved=filters, save_form=SaveFilterForm(
             formdata=None, data={"query": q.querystring(page=None)}),
-        advanced_rows=[L.encode_condition(c).split(":", 2) for c in q.advanced] + [["", "", ""]],
+        advanced_rows=[[c["field"], c["op"], _shown_value(c, schema)] for c in q.advanced]
+        + [["", "", ""]], value_names=_value_names(),
         column_positions={k: i + 1 for i, k in enumerate(q.columns)})
+
+
+def _value_names() -> list[str]:
+    """Names the builder's value box suggests for statuses, categories, staff and surveys."""
+    names: list[str] = []
+    for model in (Status, Category, User, ThermostatSurvey):
+        query = select(model.email if model is User else model.name)
+        if model is User:
+            query = query.where(User.active.is_(True))
+        elif model is ThermostatSurvey:
+            query = query.where(ThermostatSurvey.archived.is_(False),
+                                ThermostatSurvey.gone.is_(False))
+        names += db.session.scalars(query.order_by(query.selected_columns[0]))
+    return list(dict.fromkeys(names))
 
 
 @bp.post("/filters")

@@ -64,6 +64,9 @@ def test_build_save_share_and_report_a_score_filter(page: Page, lists_url: str):
     # build: NPS detractors with a score of at least 2, closed; columns chosen and ordered
     page.get_by_text("More conditions and columns").click()
     page.get_by_label("Condition 1 field").select_option(label="NPS rating")
+    # only the operators a rating takes are offered
+    offered = page.get_by_label("Condition 1 operator").locator("option:enabled")
+    expect(offered).to_have_text(["is", "is not"])
     page.get_by_label("Condition 1 operator").select_option(label="is")
     page.get_by_label("Condition 1 value").fill("detractor")
     page.get_by_label("Show", exact=True).select_option(label="Closed")
