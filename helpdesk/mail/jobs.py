@@ -19,10 +19,10 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
 from flask import current_app
-from sqlalchemy import or_, select, update
 
 from ..extensions import db
 from ..history import add_event
+from ..outbox import claim
 from ..queue import get_queue
 from ..tasks import job
 from .models import OutboundEmail, utcnow
@@ -41,17 +41,6 @@ class SendError(Exception):
 
     def __str__(self) -> str:
         return self.message
-
-
-def _claim(email_id: int) -> bool:
-    """Atomically move an email to 'sending'; False when another worker has it or it is done."""
-    result = db.session.execute(
-        update(OutboundEmail)
-        .where(OutboundEmail.id == email_id, OutboundEmail.state.in_(("pending", "retrying")))
-        .values(state="sending", attempts=OutboundEmail.attempts + 1, updated_at=utcnow())
-    )
-    db.session.commit()
-    return result.rowcount == 1
 
 
 def backoff_seconds(attempt: int) -> float:
@@ -123,7 +112,7 @@ def _quit(smtp: smtplib.SMTP) -> None:
 @job
 def send_email(email_id: int) -> str:
     """Send one outbound email over SMTP and record the outcome on the request."""
-    if not _claim(email_id):
+    if not claim(OutboundEmail, email_id):
         return "not claimable"
     email = db.session.get(OutboundEmail, email_id)
     if not email.message_id:
@@ -182,13 +171,10 @@ def _record_failure(email_id: int, exc: SendError) -> str:
 @job
 def sweep_emails(stale_seconds: int = 60, stuck_seconds: int = STUCK_SENDING_SECONDS) -> int:
     """Enqueue emails never enqueued or due for retry; fail emails whose worker died mid-send."""
-    from ..outbox import enqueue_emails
+    from ..outbox import due_ids, enqueue_emails, stuck_rows
 
     now = utcnow()
-    stuck = list(db.session.scalars(select(OutboundEmail).where(
-        OutboundEmail.state == "sending",
-        OutboundEmail.updated_at < now - timedelta(seconds=stuck_seconds)).limit(1000)))
-    for email in stuck:
+    for email in stuck_rows(OutboundEmail, now, stuck_seconds):
         # The server may or may not have taken it: say so instead of risking a second copy.
         email.state = "failed"
         email.last_error = ("the worker stopped during the SMTP conversation; the email may "
@@ -197,13 +183,5 @@ def sweep_emails(stale_seconds: int = 60, stuck_seconds: int = STUCK_SENDING_SEC
             add_event(email.ticket, "email", f"Email '{email.subject}' to {email.to_address}: "
                       f"outcome unknown, {email.last_error}", outcome="failed")
     db.session.commit()
-    ids = list(db.session.scalars(
-        select(OutboundEmail.id).where(or_(
-            (OutboundEmail.state == "pending")
-            & (OutboundEmail.created_at < now - timedelta(seconds=stale_seconds)),
-            (OutboundEmail.state == "retrying")
-            & (OutboundEmail.next_attempt_at < now - timedelta(seconds=stale_seconds)),
-        )).order_by(OutboundEmail.id).limit(1000)
-    ))
-    db.session.commit()
+    ids = due_ids(OutboundEmail, now, stale_seconds)
     return enqueue_emails(ids) if ids else 0

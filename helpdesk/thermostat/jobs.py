@@ -11,10 +11,10 @@ import random
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import or_, select, update
 
 from ..extensions import db
 from ..history import add_event
+from ..outbox import claim
 from ..models import Dispatch, ThermostatSurvey, utcnow
 from ..queue import get_queue, redis_connection
 from ..tasks import job
@@ -29,17 +29,6 @@ log = logging.getLogger(__name__)
 
 POLL_LOCK = "helpdesk:thermostat:poll-lock"
 FEED_PAGE_FULL = 100
-
-
-def _claim(dispatch_id: int) -> bool:
-    """Atomically move a dispatch to 'sending'; False when another worker has it or it is done."""
-    result = db.session.execute(
-        update(Dispatch)
-        .where(Dispatch.id == dispatch_id, Dispatch.state.in_(("pending", "retrying")))
-        .values(state="sending", attempts=Dispatch.attempts + 1, updated_at=utcnow())
-    )
-    db.session.commit()
-    return result.rowcount == 1
 
 
 def backoff_seconds(attempt: int, retry_after: float | None = None) -> float:
@@ -82,7 +71,7 @@ def send_dispatch(dispatch_id: int) -> str:
                                dispatch_id, job_timeout=120)
         return "waiting for the rate limit"
     client = make_client(token, gated=False)
-    if not _claim(dispatch_id):
+    if not claim(Dispatch, dispatch_id):
         return "not claimable"
     d = db.session.get(Dispatch, dispatch_id)
     ticket_id, survey_id, email = d.ticket_id, d.survey_id, d.email
@@ -260,13 +249,10 @@ def _refresh_plan(client) -> None:
 @job
 def sweep_outbox(stale_seconds: int = 60, stuck_seconds: int = STUCK_SENDING_SECONDS) -> int:
     """Re-enqueue rows never enqueued or due for retry; fail rows whose worker died mid-call."""
-    from ..outbox import enqueue_dispatches
+    from ..outbox import due_ids, enqueue_dispatches, stuck_rows
 
     now = utcnow()
-    stuck = list(db.session.scalars(select(Dispatch).where(
-        Dispatch.state == "sending",
-        Dispatch.updated_at < now - timedelta(seconds=stuck_seconds)).limit(1000)))
-    for d in stuck:
+    for d in stuck_rows(Dispatch, now, stuck_seconds):
         # We cannot know whether the call reached Thermostat: say so rather than risk a
         # second survey. An admin can retry it from the activity page.
         d.state = "failed"
@@ -277,11 +263,5 @@ def sweep_outbox(stale_seconds: int = 60, stuck_seconds: int = STUCK_SENDING_SEC
                   f"{d.last_error}", outcome="failed")
         refresh_survey_state(d.ticket)
     db.session.commit()
-    ids = list(db.session.scalars(
-        select(Dispatch.id).where(or_(
-            (Dispatch.state == "pending") & (Dispatch.created_at < now - timedelta(seconds=stale_seconds)),
-            (Dispatch.state == "retrying") & (Dispatch.next_attempt_at < now - timedelta(seconds=stale_seconds)),
-        )).order_by(Dispatch.id).limit(1000)
-    ))
-    db.session.commit()
+    ids = due_ids(Dispatch, now, stale_seconds)
     return enqueue_dispatches(ids) if ids else 0
