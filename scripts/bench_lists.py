@@ -49,7 +49,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -105,24 +104,6 @@ def machine() -> dict:
 
 
 # ---------------------------------------------------------------- database
-
-
-def fresh_database(url: str | None, tmp: Path):
-    """A new empty database URL and a function that drops it."""
-    if not url:
-        return f"sqlite:///{tmp / 'bench.sqlite'}", lambda: None
-    import psycopg
-
-    base = url.replace("postgresql+psycopg://", "postgresql://")
-    name = f"helpdesk_lists_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-    def drop() -> None:
-        with psycopg.connect(base, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-    return base.rsplit("/", 1)[0] + f"/{name}", drop
 
 
 def build(db_url: str, requests: int, results: int) -> list[str]:
@@ -514,7 +495,9 @@ def main() -> None:
             report["commands"] = [f"(reused {args.reuse}, built with flask db upgrade and "
                                   f"flask seed-scale)"]
         else:
-            db_url, drop = fresh_database(args.database_url, tmp)
+            from scripts.stack import fresh_database
+
+            db_url, drop = fresh_database(args.database_url, tmp, "helpdesk_lists")
             started = time.perf_counter()
             report["commands"] = build(db_url, args.requests, args.results)
             report["build_seconds"] = round(time.perf_counter() - started)

@@ -45,7 +45,7 @@ if str(ROOT) not in sys.path:
 
 import requests  # noqa: E402
 
-from scripts.stack import BIN, Stack, free_port, wait_http  # noqa: E402
+from scripts.stack import BIN, Stack, free_port, fresh_database, wait_http  # noqa: E402
 
 TOKEN = "bench-token-0123456789abcdef0123"
 SECRET_KEY = "bench-secret-key-bench-secret-key-0123456789"
@@ -61,32 +61,13 @@ def log(msg: str) -> None:
 # --- environment -------------------------------------------------------------------------------
 
 
-def fresh_database(url: str | None, tmp: Path) -> tuple[str, callable]:
-    """A new empty database and a function that drops it (SQLite file or PostgreSQL db)."""
-    if not url:
-        return f"sqlite:///{tmp / 'helpdesk.sqlite'}", lambda: None
-    import psycopg
-
-    base = url.replace("postgresql+psycopg://", "postgresql://")
-    name = f"helpdesk_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    new = base.rsplit("/", 1)[0] + f"/{name}"
-
-    def drop() -> None:
-        with psycopg.connect(base, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-    return new, drop
-
-
 class Bench:
     """The helpdesk app in this process plus the child processes it talks to."""
 
     def __init__(self, args, tmp: Path):
         self.args = args
         self.tmp = tmp
-        self.db_url, self.drop_db = fresh_database(args.database_url, tmp)
+        self.db_url, self.drop_db = fresh_database(args.database_url, tmp, "helpdesk_bench")
         self.infra = Stack(env=dict(os.environ), log_dir=tmp / "logs")
         port = free_port()
         self.infra.start_redis(port, tmp / "redis")

@@ -24,6 +24,7 @@ import requests
 from bs4 import BeautifulSoup
 
 from scripts.stack import BIN, ROOT, Stack, free_port, wait_http
+from scripts.webclient import form_data, login, poll
 
 WEB_WORKERS = 3
 EMULATOR_TOKEN = "scaleout-smoke-token-0123456789"
@@ -32,35 +33,6 @@ EMULATOR_TOKEN = "scaleout-smoke-token-0123456789"
 def step(message: str) -> None:
     """One line of progress, timestamped from the start."""
     print(f"[{time.monotonic() - START:6.1f}s] {message}", flush=True)
-
-
-def form_data(html: str, selector: str) -> tuple[str, dict]:
-    """A form's action and its named inputs (hidden ones included)."""
-    form = BeautifulSoup(html, "html.parser").select_one(selector)
-    assert form is not None, f"no form {selector}"
-    data = {i["name"]: i.get("value", "") for i in form.find_all("input")
-            if i.get("name") and i.get("type") not in ("submit", "checkbox", "radio")}
-    return form.get("action") or "", data
-
-
-def wait(check, what: str, timeout: float = 60.0):
-    """Poll until check() returns something true."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def login(base: str, email: str, password: str) -> tuple[requests.Session, requests.Response]:
-    """A new session that submits the login form (with its CSRF token)."""
-    web = requests.Session()
-    page = web.get(f"{base}/login", timeout=10)
-    action, data = form_data(page.text, "main form")
-    data.update(email=email, password=password)
-    return web, web.post(urljoin(page.url, action), data=data, timeout=10)
 
 
 def survey_round(base: str, emulator: str) -> dict:
@@ -97,7 +69,7 @@ def survey_round(base: str, emulator: str) -> dict:
         state = requests.get(f"{emulator}/_state.json", timeout=5).json()
         return [s for s in state["sends"] if s["email"] == email]
 
-    send = wait(sent, "the survey send to reach the emulator")[0]
+    send = poll(sent, "the survey send to reach the emulator")[0]
     step(f"survey sent by an RQ worker: {send['link']}")
 
     customer = requests.Session()
@@ -114,7 +86,7 @@ def survey_round(base: str, emulator: str) -> dict:
         badge = BeautifulSoup(html, "html.parser").select_one(".result .badge")
         return badge is not None and badge.get_text(strip=True) == "Detractor 3"
 
-    wait(scored, "the polled result on the request page")
+    poll(scored, "the polled result on the request page")
     step("rq cron's poll brought the result back: the request shows Detractor 3")
     listing = BeautifulSoup(web.get(f"{base}/?rating=detractor", timeout=10).text, "html.parser")
     assert listing.select_one(f"tr[data-request-id='{ticket_id}']") is not None

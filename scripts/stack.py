@@ -174,3 +174,24 @@ def wait_http(url: str, what: str, proc: Proc | None = None, timeout: float = 30
             return False
 
     wait_for(ok, what, proc, timeout)
+
+
+def fresh_database(url: str | None, tmp: Path, prefix: str = "helpdesk_run") -> tuple[str, object]:
+    """A new empty database URL and a function that drops it: a SQLite file in `tmp`, or,
+    given a PostgreSQL server's URL, a new database on that server (benchmarks, smoke runs)."""
+    if not url:
+        return f"sqlite:///{tmp / 'helpdesk.sqlite'}", lambda: None
+    import uuid
+
+    import psycopg
+
+    base = url.replace("postgresql+psycopg://", "postgresql://")
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+    def drop() -> None:
+        with psycopg.connect(base, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    return base.rsplit("/", 1)[0] + f"/{name}", drop

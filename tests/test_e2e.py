@@ -7,7 +7,6 @@ as the newcomer in the README does in a browser.
 from __future__ import annotations
 
 import re
-import time
 import uuid
 from urllib.parse import urljoin
 
@@ -15,6 +14,7 @@ import pytest
 import requests
 from bs4 import BeautifulSoup
 
+from scripts.webclient import form_data, login, poll
 from tests.helpers import running_stack
 
 pytestmark = pytest.mark.e2e
@@ -27,33 +27,12 @@ def running(tmp_path, redis_url, emulator, pg_url, artifacts_dir):
                              redis_db=1, queue_prefix="e2e")
 
 
-def _form_data(html: str, form_selector: str) -> tuple[str, dict]:
-    form = BeautifulSoup(html, "html.parser").select_one(form_selector)
-    assert form is not None, f"no form {form_selector}"
-    data = {i["name"]: i.get("value", "") for i in form.find_all("input")
-            if i.get("name") and i.get("type") not in ("submit", "checkbox", "radio")}
-    return form.get("action") or "", data
-
-
-def _wait(check, what: str, timeout: float = 40.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def test_the_survey_loop_end_to_end(running, emulator):
-    web = requests.Session()
     base = running
 
     # 1. log in as the seeded admin (CSRF is on in the real app)
-    page = web.get(f"{base}/login")
-    action, data = _form_data(page.text, "main form")
-    data.update(email="admin@example.com", password="admin-password")
-    assert web.post(urljoin(page.url, action), data=data).url.rstrip("/") == base
+    web, answer = login(base, "admin@example.com", "admin-password")
+    assert answer.url.rstrip("/") == base
 
     # 2. Admin > Integrations: "Get an API Token" opens the emulator's account page
     page = web.get(f"{base}/admin/integrations/")
@@ -63,14 +42,14 @@ def test_the_survey_loop_end_to_end(running, emulator):
     thermo = requests.Session()
     account = thermo.get(link["href"])
     button_form = BeautifulSoup(account.text, "html.parser").select_one("#api form")
-    form_data = {i["name"]: i.get("value", "") for i in button_form.find_all("input")
-                 if i.get("name")}
+    button_data = {i["name"]: i.get("value", "") for i in button_form.find_all("input")
+                   if i.get("name")}
     popup = thermo.post(urljoin(account.url, button_form.get("action") or account.url),
-                        data=form_data)
+                        data=button_data)
     dialog = BeautifulSoup(popup.text, "html.parser").find(attrs={"role": "dialog"})
     token = dialog.find("input")["value"]
     assert len(token) > 20
-    action, data = _form_data(page.text, "form[action$='/thermostat/token']")
+    action, data = form_data(page.text, "form[action$='/thermostat/token']")
     data["token"] = token
     saved = web.post(urljoin(page.url, action), data=data)
     state = BeautifulSoup(saved.text, "html.parser").select_one("#connection-state")
@@ -85,7 +64,7 @@ def test_the_survey_loop_end_to_end(running, emulator):
 
     # 4. create a request, then close it with status Problem Solved
     page = web.get(f"{base}/requests/new")
-    action, data = _form_data(page.text, "main form")
+    action, data = form_data(page.text, "main form")
     email = f"e2e-{uuid.uuid4().hex[:6]}@example.com"
     data.update(first_name="Erin", last_name="Endtoend", email=email, subject="Broken export",
                 body="The CSV export fails.", category_id="0", assignee_id="0")
@@ -107,7 +86,7 @@ def test_the_survey_loop_end_to_end(running, emulator):
     def sent():
         return [s for s in emulator.state()["sends"] if s["email"] == email]
 
-    send = _wait(sent, "sendnow to reach the emulator")[0]
+    send = poll(sent, "sendnow to reach the emulator", timeout=40)[0]
     assert f"xrequest={ticket_id}" in send["link"]
     outbox = BeautifulSoup(requests.get(f"{emulator.url}/outbox").text, "html.parser")
     assert outbox.find("a", href=send["link"]) is not None
@@ -120,7 +99,7 @@ def test_the_survey_loop_end_to_end(running, emulator):
         badge = BeautifulSoup(html, "html.parser").select_one(".result .badge")
         return html if badge is not None and badge.get_text(strip=True) == "Detractor 3" else None
 
-    html = _wait(scored, "the result on the request page")
+    html = poll(scored, "the result on the request page", timeout=40)
     soup = BeautifulSoup(html, "html.parser")
     assert soup.select_one(".result .feedback").get_text(strip=True) == "Slow, but solved in the end"
     history = soup.select_one("#history").get_text(" ", strip=True)
