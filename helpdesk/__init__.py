@@ -23,6 +23,11 @@ def create_app(config_object: type | None = None, overrides: dict[str, Any] | No
     if overrides:
         app.config.update(overrides)
     check_production(app.config)
+    if app.config["TRUSTED_PROXIES"] > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith(f"sqlite:///{INSTANCE_DIR}"):
         INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
     register_extensions(app)

@@ -78,6 +78,10 @@ class Config:
     RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", True)
     RATELIMIT_STRATEGY = "moving-window"
     RATELIMIT_KEY_PREFIX = "helpdesk-limits"
+    # How many reverse proxies in front of the app set X-Forwarded-For/-Proto/-Host (Werkzeug's
+    # ProxyFix). 0 (the default) trusts none: a client cannot spoof its address to the login
+    # throttle; behind one proxy, 1, or every login would count against the proxy's address.
+    TRUSTED_PROXIES = int(os.environ.get("TRUSTED_PROXIES", "0"))
     # If Redis is down, let logins through (logged) rather than lock every user out.
     RATELIMIT_SWALLOW_ERRORS = True
     LOGIN_LIMIT_PER_IP = os.environ.get("LOGIN_LIMIT_PER_IP", "10 per minute")

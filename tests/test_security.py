@@ -405,6 +405,39 @@ def test_the_eleventh_bad_login_in_a_minute_is_429(throttled, redis_url):
     assert other.get("/").status_code == 200
 
 
+def test_behind_a_trusted_proxy_the_throttle_counts_each_client(throttled):
+    """TRUSTED_PROXIES=1: the address is the proxy's X-Forwarded-For, so one client's bad
+    logins do not lock out everyone else behind the same proxy."""
+    from helpdesk import create_app
+    from helpdesk.config import TestingConfig
+
+    same = ("SQLALCHEMY_DATABASE_URI", "REDIS_URL", "RATELIMIT_STORAGE_URI", "WTF_CSRF_ENABLED",
+            "RATELIMIT_ENABLED", "THERMOSTAT_BASE_URL")
+    proxied = create_app(TestingConfig, {**{k: throttled.config[k] for k in same},
+                                         "TRUSTED_PROXIES": 1})
+    client = proxied.test_client()
+
+    def via_proxy(client_ip, password="not-the-password"):
+        return client.post("/login", data={"email": "admin@example.com", "password": password},
+                           environ_base={"REMOTE_ADDR": "10.0.0.2"},
+                           headers={"X-Forwarded-For": client_ip})
+
+    for attempt in range(10):
+        assert via_proxy("203.0.113.9").status_code == 200, attempt
+    assert via_proxy("203.0.113.9").status_code == 429
+    assert via_proxy("198.51.100.9", password="admin-password").status_code == 302
+
+
+def test_without_trusted_proxies_a_forged_forwarded_for_changes_nothing(throttled):
+    client = throttled.test_client()
+    for attempt in range(10):
+        response = client.post("/login", data={"email": "admin@example.com", "password": "x"},
+                               environ_base={"REMOTE_ADDR": "203.0.113.10"},
+                               headers={"X-Forwarded-For": f"198.51.100.{attempt}"})
+        assert response.status_code == 200, attempt
+    assert _attempt(client, "203.0.113.10", password="admin-password").status_code == 429
+
+
 def test_successful_logins_do_not_count(throttled):
     for _ in range(12):
         client = throttled.test_client()
