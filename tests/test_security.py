@@ -426,6 +426,8 @@ def test_behind_a_trusted_proxy_the_throttle_counts_each_client(throttled):
         assert via_proxy("203.0.113.9").status_code == 200, attempt
     assert via_proxy("203.0.113.9").status_code == 429
     assert via_proxy("198.51.100.9", password="admin-password").status_code == 302
+    with proxied.app_context():
+        db.engine.dispose()
 
 
 def test_without_trusted_proxies_a_forged_forwarded_for_changes_nothing(throttled):
