@@ -285,6 +285,22 @@ class RuleTicketRun(db.Model):
     last_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class RuleResultRun(db.Model):
+    """A "survey result arrives" trigger acted on this response: it acts once per response.
+
+    Thermostat updates a response when the customer adds a comment after the score (or
+    edits it); that arrives again, and a trigger that already acted on it (an email sent, a
+    note added) does not act a second time. One that did not match the first arrival (say,
+    "has a comment") still can."""
+
+    __tablename__ = "rule_result_runs"
+    rule_id: Mapped[int] = mapped_column(ForeignKey("rules.id", ondelete="CASCADE"),
+                                         primary_key=True)
+    survey_result_id: Mapped[int] = mapped_column(
+        ForeignKey("survey_results.id", ondelete="CASCADE"), primary_key=True, index=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class RuleRun(db.Model):
     """The run log: which conditions held for a request and what each action did."""
 

@@ -300,18 +300,26 @@ def test_example_2_a_detractor_result_reopens_assigns_and_notes(admin_client, co
     assert promoter["verdict"] == "The rule would not act."
 
 
-def test_example_2_through_ingest_each_result_event_and_changed_to(admin_client, seeded, app):
-    """Fed by the ingestion function directly. A comment added later is a second result
-    event: 'rating is detractor' acts on both, 'rating changed to detractor' on the first."""
+def test_example_2_through_ingest_a_trigger_acts_once_per_response(admin_client, seeded, app):
+    """Fed by the ingestion function directly. The comment added after the score arrives as
+    an update of the same response: a trigger that acted on the score does not act again
+    (no second note, no second email); one that needs the comment acts on the update; a
+    second response from the customer is a new arrival."""
     from helpdesk.thermostat.ingest import ingest_batch
 
     admin = admin_client
     every = build(admin, "Detractor follow-up", event="result",
                   conditions=[("survey_rating", "is", "detractor")],
-                  actions=[{"kind": "reopen"}, {"kind": "add_private_note", "body": "Call them"}])
+                  actions=[{"kind": "reopen"}, {"kind": "add_private_note", "body": "Call them"},
+                           {"kind": "email_customer", "subject": "Sorry, ##REQUESTID##",
+                            "body": "We will call you."}])
     once = build(admin, "New detractor", event="result",
                  conditions=[("survey_rating", "changed_to", "detractor")],
                  actions=[{"kind": "set_urgent", "target": "yes"}])
+    commented = build(admin, "Detractor comment", event="result",
+                      conditions=[("survey_rating", "is", "detractor"),
+                                  ("survey_has_comment", "is", "yes")],
+                      actions=[{"kind": "add_private_note", "body": "Read the comment"}])
     ticket = make_ticket(status="Problem Solved", is_open=False, closed_at=utcnow())
     tid = ticket.id
     raw = {"id": 9001, "survey_id": 1, "type": "nps", "score": 2, "feedback": None,
@@ -322,20 +330,33 @@ def test_example_2_through_ingest_each_result_event_and_changed_to(admin_client,
     raw.update(feedback="Still broken", updated_at="2026-01-01 10:05:00")
     assert ingest_batch([raw]).updated == 1
     db.session.commit()
+    raw.update(score=1, updated_at="2026-01-01 10:09:00")  # an edit: still the same response
+    assert ingest_batch([raw]).updated == 1
+    db.session.commit()
     assert ingest_batch([raw]).unchanged == 1  # the same answer again is no event at all
     db.session.commit()
 
     def runs(rule):
-        return db.session.scalars(select(RuleRun).where(RuleRun.rule_id == rule.id)
-                                  .order_by(RuleRun.id)).all()
+        return [(r.fired, r.actions) for r in db.session.scalars(
+            select(RuleRun).where(RuleRun.rule_id == rule.id).order_by(RuleRun.id))]
 
-    assert [(r.event, r.fired, r.actions) for r in runs(every)] == [
-        ("result", True, ["reopened", "private note added"]),
-        ("result", True, ["unchanged: already open", "private note added"])]
-    assert [(r.fired, r.actions) for r in runs(once)] == [(True, ["urgent set to yes"])]
-    assert events(tid, "note_private") == ["Call them", "Call them"]
+    assert runs(every) == [(True, ["reopened", "private note added",
+                                   "email to pat@example.com queued"])]
+    assert runs(once) == [(True, ["urgent set to yes"])]
+    assert runs(commented) == [(True, ["private note added"])]
+    assert events(tid, "note_private") == ["Call them", "Read the comment"]
+    assert db.session.scalar(select(func.count()).select_from(OutboundEmail).where(
+        OutboundEmail.ticket_id == tid)) == 1
     t = db.session.get(Ticket, tid)
-    assert (t.is_open, t.urgent, t.survey_score) == (True, True, 2)
+    assert (t.is_open, t.urgent, t.survey_score) == (True, True, 1)
+
+    # a second survey answered later is a second response: the trigger acts on it
+    raw2 = dict(raw, id=9002, score=3, feedback=None, created_at="2026-02-01 10:00:00",
+                updated_at="2026-02-01 10:00:00")
+    assert ingest_batch([raw2]).created == 1
+    db.session.commit()
+    assert len(runs(every)) == 2
+    assert events(tid, "note_private") == ["Call them", "Read the comment", "Call them"]
 
 
 # ---------------------------------------------------------------- example 3: an automation rule

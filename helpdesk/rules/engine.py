@@ -18,8 +18,8 @@ from .. import criteria
 from ..conditions import (broken_references, current_schema, describe_condition, snapshot,
                           tickets_matching)
 from ..extensions import db
-from ..models import (Category, CustomField, Rule, RuleRun, RuleTicketRun, Status,
-                      ThermostatSurvey, Ticket, User, utcnow)
+from ..models import (Category, CustomField, Rule, RuleResultRun, RuleRun, RuleTicketRun,
+                      Status, ThermostatSurvey, Ticket, User, utcnow)
 from .actions import action_problems, run_action
 
 log = logging.getLogger(__name__)
@@ -150,17 +150,25 @@ def _log(outcome: RuleOutcome, ticket_id: int | None, event: str) -> dict[str, A
 
 
 def run_triggers(event: str, ticket: Ticket, old: Mapping[str, Any] | None,
-                 actor: User | None = None, event_data: Mapping[str, Any] | None = None
-                 ) -> list[RuleOutcome]:
+                 actor: User | None = None, event_data: Mapping[str, Any] | None = None,
+                 result_id: int | None = None) -> list[RuleOutcome]:
     """Run every matching trigger once for this event, in order, and log the runs.
 
     The log keeps every run that acted (which conditions held, what each action did) and
     every rule skipped as broken. Why a rule did not act on a request is what the dry run
     answers, so updates do not write a row per rule that merely did not match.
+
+    For "result" (`result_id`, the survey response that arrived), a trigger acts at most once
+    per response: when the response arrives again (a comment added after the score, an
+    edit), the triggers that already acted on it are left out (RuleResultRun).
     """
     if event not in EVENTS:
         raise ValueError(f"unknown trigger event {event!r}")
     rules = enabled_triggers(event)
+    if result_id is not None and rules:
+        done = set(db.session.scalars(select(RuleResultRun.rule_id).where(
+            RuleResultRun.survey_result_id == result_id)))
+        rules = [rule for rule in rules if rule.id not in done]
     if not rules:
         return []
     schema = current_schema()
@@ -178,6 +186,10 @@ def run_triggers(event: str, ticket: Ticket, old: Mapping[str, Any] | None,
         if outcome.skipped:
             log.warning("trigger %s skipped: %s", rule.id, outcome.skipped)
         elif outcome.fired:
+            if result_id is not None:
+                # in this transaction: were two arrivals of one response to race, the second
+                # commit fails on the key and its actions roll back with it
+                db.session.add(RuleResultRun(rule_id=rule.id, survey_result_id=result_id))
             outcome.actions = [run_action(rule, action, ticket, actor) for action in rule.actions]
         outcomes.append(outcome)
         if outcome.fired or outcome.skipped:

@@ -194,7 +194,7 @@ def ingest_one(parsed: ParsedResult, source: str = "thermostat") -> str:
         comment = f"\nComment: {parsed.feedback}" if parsed.feedback else ""
         add_event(ticket, "survey", f"Survey '{row.survey_name}' {verb}: {label_of(row)}{comment}",
                   outcome="answered")
-        run_triggers("result", ticket, old)
+        run_triggers("result", ticket, old, result_id=row.id)
     return outcome
 
 
