@@ -40,7 +40,8 @@ def sink(tmp_path_factory, artifacts_dir):
     stack = Stack(env=dict(os.environ), log_dir=artifacts_dir)
     port = free_port()
     directory = tmp_path_factory.mktemp("mail")
-    stack.start_smtp_sink(port, directory, ["--refuse", "^bounce@", "--tempfail", "^busy@"])
+    stack.start_smtp_sink(port, directory, ["--refuse", "^bounce@", "--tempfail", "^busy@",
+                                            "--slow", "^slow@", "--slow-seconds", "4"])
     yield Sink(port, directory)
     stack.stop()
 
@@ -221,6 +222,32 @@ def test_with_the_smtp_server_down_the_email_retries_then_fails(app, mail):
     assert events[-1] == (("Email 'Survey' to pat@example.com failed: ConnectionRefusedError: "
                           "[Errno 111] Connection refused (gave up after 3 attempts)"), "failed")
     assert not any("sent to" in body for body, _ in events)
+
+
+def test_a_reply_lost_after_the_message_was_handed_over_is_never_sent_twice(app, mail):
+    """The sink stores the message, then answers after the sender's timeout: the outcome is
+    unknown, so the email fails with that reason instead of being retried (a second copy)."""
+    from helpdesk.extensions import db
+    from helpdesk.mail.jobs import send_email
+    from helpdesk.mail.models import OutboundEmail
+
+    app.config["SMTP_TIMEOUT"] = 1.0
+    ticket = make_ticket()
+    email = _queue(ticket, to="slow@example.com", subject="Survey")
+    db.session.commit()
+    assert send_email(email.id) == "failed"
+    db.session.refresh(email)
+    assert (email.state, email.attempts, email.next_attempt_at) == ("failed", 1, None)
+    assert "may or may not have been delivered, so it is not sent again" in email.last_error
+    assert [m.to for m in mail.messages()] == ["slow@example.com"]  # it did arrive
+    assert send_email(email.id) == "not claimable"
+    assert _events(ticket)[-1] == (f"Email 'Survey' to slow@example.com failed: "
+                                   f"{email.last_error}", "failed")
+    # before the body is handed over the same timeout is an ordinary retry
+    app.config["SMTP_PORT"] = free_port()
+    other = _queue(ticket, to="pat@example.com", subject="Again")
+    db.session.commit()
+    assert send_email(other.id) == "retrying"
 
 
 def test_the_sweep_enqueues_forgotten_emails_and_fails_stuck_ones(app, mail):

@@ -71,12 +71,33 @@ def _reply_text(code: int, reply: bytes | str) -> str:
     return f"{code} {' '.join(text.split())}".strip()
 
 
+class _SMTP(smtplib.SMTP):
+    """smtplib.SMTP that knows when the whole message has been handed over.
+
+    After the body's closing "." the server may already have taken the message: a timeout or
+    a dropped connection while waiting for its reply leaves the outcome unknown, and a retry
+    could send the customer a second copy."""
+
+    body_sent = False
+
+    def send(self, s) -> None:
+        super().send(s)
+        data = s if isinstance(s, bytes) else str(s).encode("ascii", "replace")
+        if data.endswith(b"\r\n.\r\n"):  # smtplib.SMTP.data ends the body with this
+            self.body_sent = True
+
+
+UNCERTAIN = ("the connection was lost after the whole message was handed to the SMTP server, "
+             "before it answered: it may or may not have been delivered, so it is not sent "
+             "again (retry it from Admin > Mail if the customer did not get it)")
+
+
 def deliver(msg: EmailMessage, to: str) -> None:
     """Hand one message to the configured SMTP server; raises SendError when it is not taken."""
     cfg = current_app.config
     smtp = None
     try:
-        smtp = smtplib.SMTP(cfg["SMTP_HOST"], cfg["SMTP_PORT"], timeout=cfg["SMTP_TIMEOUT"])
+        smtp = _SMTP(cfg["SMTP_HOST"], cfg["SMTP_PORT"], timeout=cfg["SMTP_TIMEOUT"])
         if cfg["SMTP_STARTTLS"]:
             smtp.starttls(context=ssl.create_default_context())
         if cfg["SMTP_USER"]:
@@ -90,6 +111,8 @@ def deliver(msg: EmailMessage, to: str) -> None:
     except smtplib.SMTPNotSupportedError as exc:
         raise SendError(f"the SMTP server does not support this: {exc}", temporary=False) from exc
     except (OSError, smtplib.SMTPException) as exc:  # refused, timed out, dropped
+        if smtp is not None and smtp.body_sent:
+            raise SendError(f"{type(exc).__name__}: {UNCERTAIN}", temporary=False) from exc
         text = str(exc)
         raise SendError(f"{type(exc).__name__}: {text}" if text else type(exc).__name__,
                         temporary=True) from exc

@@ -1,13 +1,15 @@
 """A local SMTP sink for development and tests: catches every message into a Maildir.
 
     python -m helpdesk.mail.sink --port 8025 --maildir instance/mail [--refuse bounce@]
-                                 [--tempfail busy@]
+                                 [--tempfail busy@] [--slow slow@]
 
 Every accepted message is stored in a standard Maildir (readable by any mail client, e.g.
 ``mutt -f instance/mail``) with three headers added in front: ``X-Sink-Mail-From``,
 ``X-Sink-Rcpt-To`` and ``X-Sink-Received-At``. ``--refuse PATTERN`` answers ``550`` to every
 recipient matching the regular expression (searched, case-insensitive), ``--tempfail
 PATTERN`` answers ``451``: both are for tests and demos of failed and retried sends.
+``--slow PATTERN`` stores a message to a matching recipient, then waits ``--slow-seconds``
+before saying so: a sender that gives up sooner does not know it was delivered.
 
 The reading half (:func:`list_messages`, :func:`read_message`) is what Admin > Mail (dev)
 shows; it needs only the standard library, so the web app never imports aiosmtpd.
@@ -16,6 +18,7 @@ shows; it needs only the standard library, so the web app never imports aiosmtpd
 from __future__ import annotations
 
 import argparse
+import asyncio
 import email
 import email.policy
 import mailbox
@@ -119,12 +122,15 @@ class SinkHandler:
     """aiosmtpd handler: refuse or defer recipients by pattern, store the rest."""
 
     def __init__(self, maildir: str | Path, refuse: str | None = None,
-                 tempfail: str | None = None):
+                 tempfail: str | None = None, slow: str | None = None,
+                 slow_seconds: float = 30.0):
         for sub in ("tmp", "new", "cur"):  # Maildir(create=True) skips an existing folder
             Path(maildir, sub).mkdir(parents=True, exist_ok=True)
         self.box = mailbox.Maildir(str(maildir), factory=None, create=False)
         self.refuse = re.compile(refuse, re.IGNORECASE) if refuse else None
         self.tempfail = re.compile(tempfail, re.IGNORECASE) if tempfail else None
+        self.slow = re.compile(slow, re.IGNORECASE) if slow else None
+        self.slow_seconds = slow_seconds
         self.lock = threading.Lock()
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
@@ -147,6 +153,8 @@ class SinkHandler:
         with self.lock:
             key = self.box.add(prefix + data)
         print(f"caught {key} for {', '.join(envelope.rcpt_tos)}", flush=True)
+        if self.slow is not None and any(self.slow.search(a) for a in envelope.rcpt_tos):
+            await asyncio.sleep(self.slow_seconds)
         return "250 2.0.0 Message accepted by the sink"
 
 
@@ -160,9 +168,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--maildir", default="instance/mail")
     parser.add_argument("--refuse", help="regex: answer 550 to matching recipients")
     parser.add_argument("--tempfail", help="regex: answer 451 to matching recipients")
+    parser.add_argument("--slow", help="regex: store, then answer late, for these recipients")
+    parser.add_argument("--slow-seconds", type=float, default=30.0)
     args = parser.parse_args(argv)
 
-    handler = SinkHandler(args.maildir, args.refuse, args.tempfail)
+    handler = SinkHandler(args.maildir, args.refuse, args.tempfail, args.slow,
+                          args.slow_seconds)
     controller = Controller(handler, hostname=args.host, port=args.port)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
