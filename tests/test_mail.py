@@ -229,7 +229,6 @@ def test_a_reply_lost_after_the_message_was_handed_over_is_never_sent_twice(app,
     unknown, so the email fails with that reason instead of being retried (a second copy)."""
     from helpdesk.extensions import db
     from helpdesk.mail.jobs import send_email
-    from helpdesk.mail.models import OutboundEmail
 
     app.config["SMTP_TIMEOUT"] = 1.0
     ticket = make_ticket()
