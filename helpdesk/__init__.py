@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Flask, flash, redirect, request, session, url_for
 from flask_login import current_user, logout_user
+from werkzeug.routing import IntegerConverter
 
 from .config import BASE_DIR, INSTANCE_DIR, Config, check_production
 
@@ -31,6 +32,7 @@ def create_app(config_object: type | None = None, overrides: dict[str, Any] | No
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith(f"sqlite:///{INSTANCE_DIR}"):
         INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
     register_extensions(app)
+    app.url_map.converters["int"] = IdConverter  # before any route is added
     register_blueprints(app)
     register_security(app)
     register_error_handlers(app)
@@ -38,6 +40,15 @@ def create_app(config_object: type | None = None, overrides: dict[str, Any] | No
     register_commands(app)
     configure_logging(app)
     return app
+
+
+class IdConverter(IntegerConverter):
+    """`<int:...>` in every route: at most 2**31 - 1, the largest id PostgreSQL stores, so a
+    hand-typed /requests/99999999999 is a 404 rather than a database error."""
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(map, *args, **kwargs)
 
 
 def register_extensions(app: Flask) -> None:
@@ -95,6 +106,17 @@ PUBLIC_ENDPOINTS = {"auth.login", "static", "results.inbound", "health"}
 
 def register_security(app: Flask) -> None:
     """Login on every page but the public ones, and security headers on every answer."""
+
+    @app.before_request
+    def refuse_nul_characters():
+        # No text column can hold a NUL (PostgreSQL refuses it; SQLite would store a value
+        # that LIKE then matches wrongly): refuse it in any query or form value, in one place.
+        from .errors import NulCharacter
+
+        for values in (request.args, request.form):
+            for key, items in values.lists():
+                if "\x00" in key or any("\x00" in item for item in items):
+                    raise NulCharacter()
 
     @app.before_request
     def require_login():

@@ -56,7 +56,7 @@ def snapshot(ticket: Ticket, event: Mapping[str, Any] | None = None) -> dict[str
         "survey_has_response": ticket.survey_result_id is not None,
         "survey_sent_unanswered": ticket.survey_state == "sent",
         "survey_never": (ticket.survey_state or "none") in NEVER_SURVEYED,
-        "survey_has_comment": bool(result and result.feedback and result.feedback.strip()),
+        "survey_has_comment": bool(result and result.feedback),  # stored stripped, or None
         "survey_id": result.survey_id if result else None,
         "opened_at": ticket.opened_at,
         "closed_at": ticket.closed_at,

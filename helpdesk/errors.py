@@ -23,8 +23,18 @@ def _respond(code: int, message: str | None = None):
     return render_template("errors/error.html", code=code, message=message), code
 
 
+class NulCharacter(Exception):
+    """A submitted value holds a NUL character, which no text column can store."""
+
+
 def register(app: Flask) -> None:
     """Install the handlers."""
+
+    @app.errorhandler(NulCharacter)
+    def nul_character(exc):
+        return _respond(400, "A value you sent contains a NUL character (\\0), which cannot "
+                        "be stored. Remove it and try again.")
+
     for code in (400, 401, 403, 404, 405, 413):
         app.register_error_handler(code, lambda exc, code=code: _respond(code))
 

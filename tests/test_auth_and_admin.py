@@ -5,6 +5,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from sqlalchemy import select
+from werkzeug.routing import IntegerConverter
 
 from helpdesk.extensions import db
 from helpdesk.models import Status, Ticket, TicketEvent
@@ -19,7 +20,7 @@ def _url(app, rule) -> str:
     values = {}
     for arg in rule.arguments:
         converter = rule._converters[arg]
-        values[arg] = 1 if type(converter).__name__ == "IntegerConverter" else "x"
+        values[arg] = 1 if isinstance(converter, IntegerConverter) else "x"
     with app.test_request_context():
         from flask import url_for
 
@@ -262,3 +263,10 @@ def test_session_cookie_is_httponly_and_samesite(client, seeded):
     session = next(c for c in cookies if c.startswith("session="))
     assert re.search(r"(?i);\s*HttpOnly", session)
     assert re.search(r"(?i);\s*SameSite=Lax", session)
+
+
+def test_an_id_larger_than_any_row_is_a_404_not_a_database_error(admin_client):
+    """Every <int:...> in a route stops at 2**31 - 1 (PostgreSQL's integer)."""
+    for url in ("/requests/2147483647", "/requests/2147483648", "/requests/99999999999999999999",
+                "/admin/rules/99999999999/edit"):
+        assert admin_client.get(url).status_code == 404, url

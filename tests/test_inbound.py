@@ -160,6 +160,9 @@ def test_malformed_json_is_400(client, seeded, secret, raw):
     (result(type="ces"), "type must be 'nps' or 'csat'"),
     (result(type=None, survey_id=12345), "type must be 'nps' or 'csat'"),
     (result(survey_id="1"), "survey_id must be a number"),
+    (result(survey_id=2**31), "survey_id must be a number from 1 to 2147483647"),
+    (result(survey_id=-1), "survey_id must be a number from 1 to 2147483647"),
+    (result(rid="\x00"), "id is required"),
     (result(feedback=5), "feedback must be text or null"),
     (result(email=["pat@example.com"]), "email must be text"),
     (result(custom_fields=["xrequest", "1"]), "custom_fields must be an object"),
@@ -181,6 +184,29 @@ def test_invalid_results_are_422_and_nothing_is_stored(client, seeded, secret, i
     assert stored() == (0, 0)
     db.session.expire_all()
     assert db.session.get(Ticket, ticket.id).survey_score is None
+
+
+def test_text_no_column_can_hold_is_cleaned_and_odd_request_ids_are_unmatched(
+        client, seeded, secret):
+    """A NUL or a lone surrogate in a comment (valid JSON, refused by PostgreSQL and by any
+    UTF-8 column) is dropped or replaced, and the rest kept; a blank comment is no comment;
+    a request id too large for any row, or in non-ASCII digits, is unmatched, not an error."""
+    ticket = make_ticket()
+    raw = ('[{"id": 1, "type": "nps", "score": 3, "feedback": "slow\\u0000 reply \\ud800!", '
+           '"email": "p\\u0000at@example.com", "custom_fields": {"xrequest": "%d", '
+           '"note\\u0000": "a\\udfffb"}}, '
+           '{"id": 2, "type": "nps", "score": 9, "feedback": " \\n\\t ", '
+           '"custom_fields": {"xrequest": "99999999999"}}, '
+           '{"id": 3, "type": "nps", "score": 9, "custom_fields": {"xrequest": "\\u00b2"}}]'
+           % ticket.id).encode()
+    response = push(client, secret, None, raw=raw)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    rows = {r.response_id: r for r in db.session.scalars(select(SurveyResult))}
+    assert (rows["1"].feedback, rows["1"].email, rows["1"].custom_fields) == (
+        "slow reply ?!", "pat@example.com", {"xrequest": str(ticket.id), "note": "a?b"})
+    assert rows["1"].ticket_id == ticket.id
+    assert rows["2"].feedback is None and rows["2"].ticket_id is None
+    assert rows["3"].ticket_id is None and rows["3"].xrequest == "\u00b2"
 
 
 def test_every_invalid_item_is_named(client, seeded, secret):

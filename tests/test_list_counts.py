@@ -115,6 +115,39 @@ def test_a_filter_naming_a_deleted_field_counts_as_invalid(app, client, tickets)
     assert f"custom field #{field.id} no longer exists" in soup(response).get_text()
 
 
+def test_one_filter_that_cannot_be_counted_leaves_the_others_counted(app, client, tickets,
+                                                                      monkeypatch):
+    """A filter stored before its value was refused (an id no column holds) is 'invalid', and
+    saving one now is refused; a count the database itself fails (here: a table that does not
+    exist, inside its own savepoint) is 'invalid' too, and the rest are counted."""
+    from sqlalchemy import func, table
+
+    from helpdesk.tickets import listing
+
+    poison = add_filter("Poison", "c=status:is:99999999999999999999", admin_id(), shared=True)
+    fine = add_filter("Open", "state=open", admin_id())
+    failing = add_filter("Closed", "state=closed", admin_id())
+    login(client)
+    assert fetched(client) == {str(poison): None, str(fine): 3, str(failing): 3}
+    response = client.post("/filters", data={"name": "Again",
+                                             "query": "c=status:is:99999999999999999999"},
+                           follow_redirects=True)
+    assert db.session.scalar(select(func.count()).select_from(SavedFilter)
+                             .where(SavedFilter.name == "Again")) == 0
+    assert ("This filter cannot be saved: Status: '99999999999999999999' is not a valid "
+            "choice") in soup(response).get_text()
+
+    real = listing.count_query
+
+    def count_query(q, schema, now):
+        if q.state == "closed":
+            return select(func.count()).select_from(table("no_such_table"))
+        return real(q, schema, now)
+
+    monkeypatch.setattr(listing, "count_query", count_query)
+    assert fetched(client) == {str(poison): None, str(fine): 3, str(failing): None}
+
+
 def test_the_saved_filters_page_shows_counts_without_javascript(app, client, tickets):
     own = add_filter("My open", "state=open", admin_id())
     shared = add_filter("Everyone's closed", "state=closed", admin_id(), shared=True)

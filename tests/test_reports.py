@@ -181,6 +181,12 @@ def table_rows(section) -> list[list[str]]:
             for tr in section.select("tbody tr")]
 
 
+def soup_svg(svg: str):
+    from bs4 import BeautifulSoup
+
+    return BeautifulSoup(svg, "html.parser")
+
+
 def assert_chart(section, count: int = 1):
     images = section.select("img")
     assert len(images) == count
@@ -195,9 +201,17 @@ def test_the_page_shows_every_number(admin_client, reportdata):
     response = admin_client.get("/reports")
     assert response.status_code == 200
     page = soup(response)
+    # what the page covers: 27 answered + 4 not
+    assert page.select_one(".report-total").get_text() == "31"
+    assert "31 requests of this filter (all requests)" in page.select_one("main p").get_text(
+        " ", strip=True).replace("  ", " ")
 
     frt = page.select_one("#report-frt")
     assert_chart(frt, 2)  # times and the histogram
+    # the histogram counts requests: whole numbers on its axis (Passives: 11 → 0, 2, … 12)
+    svg = base64.b64decode(frt.select("img")[1]["src"].split(",", 1)[1]).decode()
+    axis = [t.get_text() for t in soup_svg(svg).select(".axis.y .guides text")]
+    assert axis == ["0", "2", "4", "6", "8", "10", "12"]
     assert table_rows(frt.select("table")[0]) == [
         ["Promoters", "5", "5h 33m", "23h 24m", "3d 11h"],   # 20000 s, 84240 s, 300000 s
         ["Passives", "11", "6m", "6m", "10m"],
@@ -224,7 +238,7 @@ def test_the_page_shows_every_number(admin_client, reportdata):
         ["2026-02", "4", "1", "0", "3", "-50.0"], ["2026-03", "9", "3", "6", "0", "33.3"]]
 
     distribution = page.select_one("#report-distribution")
-    assert_chart(distribution)
+    assert_chart(distribution, 2)  # NPS and CSAT
     nps_scores, csat_scores = distribution.select("table")
     assert table_rows(nps_scores) == [[str(s), str(n)] for s, n in
                                       enumerate([1, 0, 1, 1, 0, 1, 1, 6, 6, 4, 3])]
@@ -249,6 +263,21 @@ def test_the_page_shows_every_number(admin_client, reportdata):
     assert "27 answered of 29 surveyed" in rate.get_text(" ", strip=True)
 
 
+@pytest.mark.parametrize("promoters, passives, detractors, nps", [
+    (1, 15, 0, 6.3),      # 6.25: a half rounds up, as by hand (round() gives 6.2)
+    (0, 15, 1, -6.3),     # and away from zero below it
+    (1, 1, 1, 0.0), (2, 0, 1, 33.3), (1, 2, 0, 33.3), (3, 4, 1, 25.0), (0, 0, 7, -100.0),
+])
+def test_nps_rounds_halves_as_by_hand(promoters, passives, detractors, nps):
+    assert S.NpsRow(None, "", promoters, passives, detractors).nps == nps
+
+
+@pytest.mark.parametrize("answered, sent, rate", [(1, 16, 6.3), (27, 29, 93.1), (5, 6, 83.3),
+                                                   (1, 8, 12.5), (0, 3, 0.0)])
+def test_response_rate_rounds_halves_as_by_hand(answered, sent, rate):
+    assert S.ResponseRate(sent, answered).rate == rate
+
+
 def test_the_page_by_week(admin_client, reportdata):
     page = soup(admin_client.get("/reports?period=week"))
     section = page.select_one("#report-nps-time")
@@ -264,6 +293,8 @@ def test_reports_on_a_filter(admin_client, reportdata):
     response = admin_client.get(f"/reports?c=category:is:{billing}")
     assert response.status_code == 200
     page = soup(response)
+    assert page.select_one(".report-total").get_text() == "6"
+    assert page.select_one(".report-filter").get_text() == "category is Billing"
     assert table_rows(page.select_one("#report-frt table")) == [
         ["Promoters", "1", "5m", "5m", "5m"],                # R1 300
         ["Detractors", "2", "20m", "20m", "30m"],            # 600, 1800: even, p90 2nd
@@ -333,3 +364,16 @@ def test_an_empty_filter_shows_the_empty_messages(admin_client, seeded, query):
 def test_reports_need_a_login(client, seeded):
     response = client.get("/reports")
     assert response.status_code in (302, 401)
+
+
+def test_a_report_reads_one_snapshot_and_leaves_the_pool_as_it_was(app, seeded):
+    """On PostgreSQL the page's statements share one snapshot (repeatable read), so its tables
+    agree with each other; the next request's connection is back at read committed."""
+    S.one_snapshot()
+    level = db.session.connection().get_isolation_level()
+    db.session.remove()
+    after = db.session.connection().get_isolation_level()
+    if db.engine.dialect.name == "postgresql":
+        assert (level, after) == ("REPEATABLE READ", "READ COMMITTED")
+    else:  # SQLite: one transaction is one snapshot already
+        assert level == after == "SERIALIZABLE"

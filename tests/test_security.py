@@ -17,6 +17,7 @@ import pytest
 from cryptography.fernet import Fernet
 from redis import Redis
 from sqlalchemy import func, select
+from werkzeug.routing import IntegerConverter
 
 from helpdesk.extensions import db
 from helpdesk.models import Integration, Rule, Ticket, TicketEvent, User
@@ -594,7 +595,7 @@ def _html_pages(app):
         for rule in app.url_map.iter_rules():
             if "GET" not in rule.methods or rule.endpoint in {"static", "health"}:
                 continue
-            values = {a: 1 if type(rule._converters[a]).__name__ == "IntegerConverter" else "x"
+            values = {a: 1 if isinstance(rule._converters[a], IntegerConverter) else "x"
                       for a in rule.arguments}
             urls.append(url_for(rule.endpoint, **values))
     return sorted(set(urls)) + ["/no/such/page", "/requests/999999"]

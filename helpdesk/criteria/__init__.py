@@ -39,6 +39,7 @@ class Field:
     context: str = STATE
     ref: str | None = None  # for refs: status | category | user | survey
     choices: tuple[str, ...] = ()
+    bounds: tuple[float, float] | None = None  # numbers: the values that can exist
 
 
 BASE_FIELDS: tuple[Field, ...] = (
@@ -52,11 +53,11 @@ BASE_FIELDS: tuple[Field, ...] = (
     Field("customer_last_name", "Customer last name", "text"),
     Field("customer_email", "Customer email", "text"),
     Field("customer_phone", "Customer phone", "text"),
-    Field("survey_score", "Thermostat score", "number"),
+    Field("survey_score", "Thermostat score", "number", bounds=(0, 10)),
     Field("survey_rating", "Thermostat rating", "rating"),
-    Field("nps_score", "NPS score", "number"),
+    Field("nps_score", "NPS score", "number", bounds=(0, 10)),
     Field("nps_rating", "NPS rating", "rating", choices=("promoter", "passive", "detractor")),
-    Field("csat_score", "CSAT score", "number"),
+    Field("csat_score", "CSAT score", "number", bounds=(1, 5)),
     Field("csat_rating", "CSAT rating", "rating", choices=("satisfied", "dissatisfied")),
     Field("survey_state", "Survey status", "choice",
           choices=("none", "queued", "sent", "answered", "failed", "skipped")),
@@ -103,6 +104,19 @@ DATE_RANGES = {"today": "today", "past_7_days": "the past 7 days",
                "this_month": "this month", "last_month": "last month"}
 VALUELESS_OPS = {"changed", "not_changed"}
 MAX_DEPTH = 4
+MAX_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL
+MAX_MINUTES = 100 * 366 * 24 * 60  # a century: further back than any request, and a
+# timedelta of it can always be taken from now
+MAX_NUMBER = 1e12  # custom number fields (compared as floats)
+
+
+def parse_id(text: str) -> int | None:
+    """A typed id ("42"): ASCII digits from 1 to MAX_ID, else None (never an error)."""
+    text = text.strip()
+    if not (text.isascii() and text.isdigit()) or len(text) > 10:
+        return None
+    number = int(text)
+    return number if 0 < number <= MAX_ID else None
 
 
 @dataclass
@@ -156,9 +170,12 @@ def coerce(f: Field, value: Any) -> Any:
         if value in (None, "", 0, "0", "none"):
             return None  # nobody / no category
         try:
-            return int(value)
+            number = int(value)
         except (TypeError, ValueError):
             raise CriteriaError(f"{f.label}: {str(value)[:40]!r} is not a valid choice") from None
+        if not 0 < number <= MAX_ID:
+            raise CriteriaError(f"{f.label}: {str(value)[:40]!r} is not a valid choice")
+        return number
     if f.kind in {"number", "minutes"}:
         if isinstance(value, bool):
             raise CriteriaError(f"{f.label}: {value!r} is not a number")
@@ -166,8 +183,11 @@ def coerce(f: Field, value: Any) -> Any:
             number = float(value)
         except (TypeError, ValueError):
             raise CriteriaError(f"{f.label}: {str(value)[:40]!r} is not a number") from None
-        if number != number or abs(number) > 1e12:
-            raise CriteriaError(f"{f.label}: {str(value)[:40]!r} is out of range")
+        low, high = f.bounds or ((0, MAX_MINUTES) if f.kind == "minutes"
+                                 else (-MAX_NUMBER, MAX_NUMBER))
+        if number != number or not low <= number <= high:
+            raise CriteriaError(f"{f.label}: {str(value)[:40]!r} is out of range "
+                                f"({low:g} to {high:g})")
         return int(number) if number.is_integer() else number
     if f.kind == "rating":
         text = str(value).strip().lower()
@@ -192,6 +212,8 @@ def coerce(f: Field, value: Any) -> Any:
     text = str(value)
     if len(text) > 500:
         raise CriteriaError(f"{f.label}: the value is longer than 500 characters")
+    if "\x00" in text:
+        raise CriteriaError(f"{f.label}: the value contains a NUL character")
     return text
 
 

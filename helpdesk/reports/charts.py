@@ -22,13 +22,28 @@ def _data_uri(chart) -> str:
 
 
 def bar(title: str, labels: list[str], series: dict[str, list[float | None]],
-        y_title: str = "") -> str:
-    """A bar chart as a data: URI."""
+        y_title: str = "", counts: bool = False) -> str:
+    """A bar chart as a data: URI; `counts`: whole numbers, so the axis has no 0.2 of a
+    request."""
     chart = pygal.Bar(title=title, y_title=y_title, **OPTIONS)
     chart.x_labels = labels
+    if counts:
+        chart.y_labels = whole_ticks(max((v or 0 for vs in series.values() for v in vs),
+                                         default=0))
     for name, values in series.items():
         chart.add(name, values)
     return _data_uri(chart)
+
+
+def whole_ticks(top: float, most: int = 6) -> list[int]:
+    """Axis ticks 0, step, 2×step… covering `top`, whole numbers, at most `most` + 1 of them."""
+    step = 1
+    while top / step > most:
+        for factor in (2, 2.5, 2):  # 1, 2, 5, 10, 20, 50…
+            step = int(step * factor)
+            if top / step <= most:
+                break
+    return list(range(0, int(top) + step + 1, step))[: most + 2] if top else [0, 1]
 
 
 def line(title: str, labels: list[str], series: dict[str, list[float | None]],

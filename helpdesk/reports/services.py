@@ -7,6 +7,7 @@ shows. Nothing here loads the matching requests into Python.
 from __future__ import annotations
 
 import math
+from decimal import ROUND_HALF_UP, Decimal
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +22,13 @@ RATING_NAMES = {"promoter": "Promoters", "passive": "Passives", "detractor": "De
                 None: "No survey result"}
 HISTOGRAM = [(0, 3600, "under 1 h"), (3600, 4 * 3600, "1–4 h"), (4 * 3600, 86400, "4–24 h"),
              (86400, 3 * 86400, "1–3 days"), (3 * 86400, None, "over 3 days")]
+
+
+def percent(part: int, whole: int) -> float:
+    """100 × part / whole to one decimal, halves rounded away from zero as by hand (6.25 →
+    6.3, -6.25 → -6.3), not to even as round() does; exact, from the integers."""
+    value = (Decimal(100) * part / whole).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+    return float(value)
 
 
 @dataclass
@@ -45,6 +53,18 @@ def _filtered(stmt, where, needs_customer: bool):
     if needs_customer:
         stmt = stmt.join(Customer, Ticket.customer_id == Customer.id)
     return stmt.where(where)
+
+
+def one_snapshot() -> None:
+    """Make every statement of this request read the same data, so the report's tables agree
+    with each other (and a percentile's row is still there when the count said it was).
+
+    SQLite already reads one snapshot per transaction; PostgreSQL's default (read committed)
+    takes a new one per statement, so the request's transaction is restarted as repeatable
+    read. Only reads follow on the reports page."""
+    if db.engine.dialect.name == "postgresql":
+        db.session.rollback()
+        db.session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
 
 
 def _nth(where, needs_customer: bool, rating: str | None, offset: int) -> float | None:
@@ -127,7 +147,7 @@ class NpsRow:
     def nps(self) -> float | None:
         if not self.count:
             return None
-        return round(100.0 * (self.promoters - self.detractors) / self.count, 1)
+        return percent(self.promoters - self.detractors, self.count)
 
 
 def _nps_counts():
@@ -181,7 +201,7 @@ class ResponseRate:
 
     @property
     def rate(self) -> float | None:
-        return round(100.0 * self.answered / self.sent, 1) if self.sent else None
+        return percent(self.answered, self.sent) if self.sent else None
 
 
 def response_rate(where, needs_customer: bool = False) -> ResponseRate:

@@ -27,8 +27,9 @@ class RowError(ValueError):
 
 def _by_name(model, text: str, what: str):
     text = text.strip()
-    if text.startswith("#") and text[1:].isdigit():
-        row = db.session.get(model, int(text[1:]))
+    if text.startswith("#"):
+        row_id = criteria.parse_id(text[1:])
+        row = None if row_id is None else db.session.get(model, row_id)
     else:
         conditions = [func.lower(model.name) == text.lower()]
         if model is User:
@@ -54,8 +55,9 @@ def resolve_ref(ref: str, text: str) -> int | None:
 
 def _survey(text: str) -> ThermostatSurvey:
     text = text.strip()
-    survey = db.session.get(ThermostatSurvey, int(text.lstrip("#"))) \
-        if text.lstrip("#").isdigit() else db.session.scalar(
+    survey_id = criteria.parse_id(text.lstrip("#"))
+    survey = db.session.get(ThermostatSurvey, survey_id) if survey_id is not None \
+        else db.session.scalar(
             select(ThermostatSurvey).where(func.lower(ThermostatSurvey.name) == text.lower()))
     if survey is None:
         raise RowError(f"There is no Thermostat survey named {text[:60]!r} (reload the surveys "

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from ..criteria import MAX_ID, parse_id
 from ..extensions import db
 from ..history import add_event
 from ..models import SurveyResult, ThermostatSurvey, Ticket, utcnow
@@ -62,6 +63,12 @@ class ParsedResult:
     updated_at: datetime | None
 
 
+def _text(value: str) -> str:
+    """Text as a column can store it: no NUL characters (PostgreSQL refuses them) and no lone
+    surrogates (which JSON can carry, and no UTF-8 database accepts)."""
+    return value.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
+
+
 def parse_response(raw: Any) -> ParsedResult:
     """Validate one response object (as the feed returns it); raises InvalidResult."""
     if not isinstance(raw, dict):
@@ -69,10 +76,13 @@ def parse_response(raw: Any) -> ParsedResult:
     rid = raw.get("id")
     if isinstance(rid, bool) or not isinstance(rid, (int, str)) or str(rid).strip() == "":
         raise InvalidResult("id is required (a number or a string)")
-    rid = str(rid).strip()[:64]
+    rid = _text(str(rid)).strip()[:64]
+    if not rid:
+        raise InvalidResult("id is required (a number or a string)")
     survey_id = raw.get("survey_id")
-    if survey_id is not None and (isinstance(survey_id, bool) or not isinstance(survey_id, int)):
-        raise InvalidResult(f"result {rid}: survey_id must be a number")
+    if survey_id is not None and (isinstance(survey_id, bool) or not isinstance(survey_id, int)
+                                  or not 0 < survey_id <= MAX_ID):
+        raise InvalidResult(f"result {rid}: survey_id must be a number from 1 to {MAX_ID}")
     survey_type = raw.get("type")
     if survey_type is None and survey_id is not None:
         cached = db.session.get(ThermostatSurvey, survey_id)
@@ -96,11 +106,14 @@ def parse_response(raw: Any) -> ParsedResult:
     if not isinstance(custom, dict):
         raise InvalidResult(f"result {rid}: custom_fields must be an object")
     xrequest = custom.get("xrequest", custom.get("xRequest"))
-    xrequest = str(xrequest).strip()[:64] if xrequest not in (None, "") else None
+    xrequest = _text(str(xrequest)).strip()[:64] if xrequest not in (None, "") else None
     return ParsedResult(
         response_id=rid, survey_id=survey_id, survey_type=survey_type, score=score,
-        feedback=feedback, email=(email or None) and email[:254],
-        custom_fields={str(k)[:80]: v if isinstance(v, (str, int, float)) else str(v)
+        # a blank comment is no comment: lists, triggers and reports then agree
+        feedback=None if feedback is None else _text(feedback).strip() or None,
+        email=(email or None) and _text(email)[:254],
+        custom_fields={_text(str(k))[:80]: _text(v) if isinstance(v, str)
+                       else v if isinstance(v, (int, float)) else _text(str(v))
                        for k, v in custom.items()},
         xrequest=xrequest,
         created_at=_parse_time(raw.get("created_at"), "created_at"),
@@ -109,9 +122,8 @@ def parse_response(raw: Any) -> ParsedResult:
 
 
 def _ticket_for(xrequest: str | None) -> Ticket | None:
-    if not xrequest or not xrequest.isdigit() or len(xrequest) > 18:
-        return None
-    return db.session.get(Ticket, int(xrequest))
+    ticket_id = parse_id(xrequest or "")
+    return None if ticket_id is None else db.session.get(Ticket, ticket_id)
 
 
 def _survey_name(survey_id: int | None) -> str:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 from typing import Iterator
 
 from flask import (Response, abort, flash, jsonify, redirect, render_template, request,
                    stream_with_context, url_for)
 from flask_login import current_user
 from sqlalchemy import or_, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from .. import criteria
 from ..conditions import current_schema
@@ -21,6 +23,8 @@ from ..thermostat.state import SURVEY_STATES
 from . import bp
 from . import listing as L
 from .forms import SaveFilterForm
+
+log = logging.getLogger(__name__)
 
 MAX_SIDEBAR_FILTERS = 20
 MAX_LISTED_FILTERS = 200  # the saved filters page (each is counted)
@@ -39,7 +43,7 @@ def _url_value(field_name: str, value: str, schema: criteria.Schema) -> str:
     except criteria.CriteriaError:
         return value  # the list then says the field is unknown
     text = value.strip()
-    if f.kind != "ref" or not text or text.isdigit():
+    if f.kind != "ref" or not text or text.isascii() and text.isdigit():
         return value
     try:
         found = resolve_ref(f.ref, text)
@@ -129,7 +133,7 @@ def _saved_filters(limit: int = MAX_SIDEBAR_FILTERS) -> list[SavedFilter]:
 
 
 def sidebar_counts(filters: list[SavedFilter], schema: criteria.Schema) -> dict[int, int | None]:
-    """Live counts of saved filters (None for a filter that no longer parses)."""
+    """Live counts of saved filters (None for a filter that no longer parses or counts)."""
     from werkzeug.datastructures import MultiDict
     from urllib.parse import parse_qsl
 
@@ -141,7 +145,12 @@ def sidebar_counts(filters: list[SavedFilter], schema: criteria.Schema) -> dict[
         except L.FilterError:
             found[f.id] = None
             continue
-        found[f.id] = db.session.scalar(L.count_query(q, schema, now))
+        try:  # one filter the database cannot count must not take the others down
+            with db.session.begin_nested():
+                found[f.id] = db.session.scalar(L.count_query(q, schema, now))
+        except SQLAlchemyError:
+            log.exception("saved filter %s (%r) could not be counted", f.id, f.query)
+            found[f.id] = None
     return found
 
 
@@ -179,11 +188,14 @@ def index():
         q = L.parse(request.args, schema)
         now = utcnow()
         total = db.session.scalar(L.count_query(q, schema, now))
+        pages = max(1, -(-total // q.per_page))
+        if q.page > pages:  # past the end (a bookmark, fewer requests now): the last page
+            query = q.querystring(page=pages if pages > 1 else None)
+            return redirect(url_for("tickets.index") + ("?" + query if query else ""))
         ids = list(db.session.scalars(L.page_query(q, schema, now)))
     except L.FilterError as exc:
         return render_template("tickets/bad_filter.html", message=str(exc)), 400
     filters = _saved_filters()
-    pages = max(1, -(-total // q.per_page))
     fields = [f for f in schema.fields(include_events=False)]
     return render_template(
         "tickets/index.html", q=q, rows=_render_rows(q, ids), total=total, pages=pages,
@@ -264,7 +276,8 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 def neutralise(value: object) -> str:
     """A CSV cell that a spreadsheet will not run as a formula."""
     text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_START) else text
+    # some importers drop leading blanks first: " =1+1" would then run as well
+    return "'" + text if text.lstrip(" \n").startswith(FORMULA_START) else text
 
 
 def csv_rows(q: L.ListQuery, schema: criteria.Schema) -> Iterator[str]:
