@@ -62,6 +62,8 @@ def snapshot(ticket: Ticket, event: Mapping[str, Any] | None = None) -> dict[str
         "closed_at": ticket.closed_at,
         "updated_at": ticket.updated_at,
         "first_response_at": ticket.first_response_at,
+        "first_response_minutes": None if ticket.first_response_seconds is None
+        else ticket.first_response_seconds / 60,
         "survey_answered_at": ticket.survey_answered_at,
         "actor": None,
         "note_type": "none",
@@ -129,7 +131,15 @@ def sql_context() -> criteria.SqlContext:
 
         return compile_
 
+    def first_response_minutes(op, value):
+        # compared in seconds (whole minutes × 60, exact), so (survey_rating, seconds) serves
+        f = criteria.DEFAULT_SCHEMA.field("first_response_minutes")
+        seconds = (value[0] * 60, value[1] * 60) if op == "between" \
+            else None if value is None else value * 60
+        return criteria.sql_compare(f, op, Ticket.first_response_seconds, seconds)
+
     special = {
+        "first_response_minutes": first_response_minutes,
         "survey_has_response": flag(has_result),
         "survey_sent_unanswered": flag(Ticket.survey_state == "sent"),
         # the states spelled out (not "NOT IN sent, answered") so an index can seek them

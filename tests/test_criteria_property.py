@@ -47,6 +47,7 @@ ticket_st = st.fixed_dictionaries({
     "phone": st.sampled_from([None, "555", "+1 555"]),
     "opened_days": st.integers(0, 100), "closed_after_hours": st.sampled_from([None, 1, 30, 900]),
     "responded_after_minutes": st.sampled_from([None, 5, 90, 3000]),
+    "response_extra_seconds": st.sampled_from([0, 30]),  # 90 min 30 s is not 90 minutes
     "result": st.sampled_from([None, ("nps", 3, "hi"), ("nps", 9, None), ("csat", 4, ""),
                               ("nps", 7, "ok")]),
     "sent": st.booleans(),
@@ -83,6 +84,11 @@ def _condition_st(ids):
                                "op": order_ops, "value": st.integers(0, 10)}),
         st.fixed_dictionaries({"field": st.just("csat_score"),
                                "op": order_ops, "value": st.integers(1, 5)}),
+        st.fixed_dictionaries({"field": st.just("first_response_minutes"), "op": order_ops,
+                               "value": st.sampled_from([0, 5, 6, 90, 91, 3000])}),
+        st.fixed_dictionaries({"field": st.just("first_response_minutes"),
+                               "op": st.just("between"),
+                               "value": st.sampled_from([(0, 5), (5, 90), (90, 91), (91, 3000)])}),
         st.fixed_dictionaries({"field": st.just(f"custom:{seats_id}"),
                                "op": order_ops, "value": st.integers(0, 12)}),
         st.fixed_dictionaries({"field": st.sampled_from(["survey_score", "nps_score"]),
@@ -148,6 +154,8 @@ def test_sql_and_python_agree(app):
                 else opened + timedelta(hours=spec["closed_after_hours"]),
                 first_response_at=None if spec["responded_after_minutes"] is None
                 else opened + timedelta(minutes=spec["responded_after_minutes"]),
+                first_response_seconds=None if spec["responded_after_minutes"] is None
+                else spec["responded_after_minutes"] * 60 + spec["response_extra_seconds"],
                 customer=Customer(first_name=spec["first"], last_name="", email=spec["email"],
                                   phone=spec["phone"]))
             db.session.add(ticket)

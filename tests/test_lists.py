@@ -850,3 +850,28 @@ def test_the_builder_takes_names_for_statuses_categories_and_staff(admin_client,
     # the suggestions offer the names
     offered = {o["value"] for o in soup(admin_client.get("/")).select("#filter-values option")}
     assert {"Billing", "Problem Solved", "agent@example.com", "Support NPS"} <= offered
+
+
+def test_first_response_time_is_a_criterion(admin_client, listdata):
+    """'Detractors whose first response took over 4 hours', by hand from ROWS' seconds:
+    A 30 m, B 120 m, C 300 m, D 1500 m, E 5 m, F 60 m, G 4 m, H none, I 10 m, J none,
+    K 2000 m, L 45 s."""
+    def keys(query):
+        return "".join(sorted(listed_keys(admin_client, listdata, "?state=all&" + query)))
+
+    assert keys("c=nps_rating:is:detractor&c=first_response_minutes:gt:240") == "D"
+    assert keys("c=first_response_minutes:gt:240") == "CDK"
+    assert keys("c=first_response_minutes:lt:5") == "GL"
+    assert keys("c=first_response_minutes:le:5") == "EGL"
+    assert keys("c=first_response_minutes:is:60") == "F"
+    assert keys("c=first_response_minutes:between:5-60") == "AEFI"
+    assert keys("c=first_response_minutes:is_not:30") == "BCDEFGHIJKL"  # no response: not 30
+    response = admin_client.get("/?c=first_response_minutes:gt:2.5")
+    assert response.status_code == 400
+    assert "First response time (minutes): '2.5' is not a whole number" in \
+        soup(response).get_text()
+    # and the report on it
+    page = soup(admin_client.get("/reports?c=first_response_minutes:gt:240"))
+    assert page.select_one(".report-total").get_text() == "3"
+    assert page.select_one(".report-filter").get_text() == \
+        "first response time (minutes) is greater than 240"

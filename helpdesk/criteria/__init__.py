@@ -31,6 +31,12 @@ class CriteriaError(ValueError):
 STATE, EVENT = "state", "event"
 
 
+MAX_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL
+MAX_MINUTES = 100 * 366 * 24 * 60  # a century: further back than any request, and a
+# timedelta of it can always be taken from now
+MAX_NUMBER = 1e12  # custom number fields (compared as floats)
+
+
 @dataclass(frozen=True)
 class Field:
     name: str
@@ -40,6 +46,7 @@ class Field:
     ref: str | None = None  # for refs: status | category | user | survey
     choices: tuple[str, ...] = ()
     bounds: tuple[float, float] | None = None  # numbers: the values that can exist
+    whole: bool = False  # numbers: whole numbers only
 
 
 BASE_FIELDS: tuple[Field, ...] = (
@@ -66,6 +73,8 @@ BASE_FIELDS: tuple[Field, ...] = (
     Field("survey_has_response", "Has a Thermostat response", "bool"),
     Field("survey_sent_unanswered", "Thermostat survey sent but not answered", "bool"),
     Field("survey_never", "Never surveyed", "bool"),
+    Field("first_response_minutes", "First response time (minutes)", "number",
+          bounds=(0, MAX_MINUTES), whole=True),
     Field("minutes_since_opened", "Minutes since opened", "minutes"),
     Field("minutes_since_closed", "Minutes since closed", "minutes"),
     Field("minutes_since_updated", "Minutes since last update", "minutes"),
@@ -104,10 +113,6 @@ DATE_RANGES = {"today": "today", "past_7_days": "the past 7 days",
                "this_month": "this month", "last_month": "last month"}
 VALUELESS_OPS = {"changed", "not_changed"}
 MAX_DEPTH = 4
-MAX_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL
-MAX_MINUTES = 100 * 366 * 24 * 60  # a century: further back than any request, and a
-# timedelta of it can always be taken from now
-MAX_NUMBER = 1e12  # custom number fields (compared as floats)
 
 
 def parse_id(text: str) -> int | None:
@@ -188,6 +193,8 @@ def coerce(f: Field, value: Any) -> Any:
         if number != number or not low <= number <= high:
             raise CriteriaError(f"{f.label}: {str(value)[:40]!r} is out of range "
                                 f"({low:g} to {high:g})")
+        if f.whole and not number.is_integer():
+            raise CriteriaError(f"{f.label}: {str(value)[:40]!r} is not a whole number")
         return int(number) if number.is_integer() else number
     if f.kind == "rating":
         text = str(value).strip().lower()
