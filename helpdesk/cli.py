@@ -11,8 +11,8 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from .extensions import db
-from .models import (DEFAULT_STATUSES, Category, Customer, CustomField, Rule, Status, Ticket,
-                     TicketEvent, TicketFieldValue, User, utcnow)
+from .models import (DEFAULT_STATUSES, Category, Customer, CustomField, Rule, Status,
+                     ThermostatSurvey, Ticket, TicketEvent, TicketFieldValue, User, utcnow)
 
 DEMO_ADMIN = ("admin@example.com", "Ada Admin", "admin-password")
 DEMO_AGENT = ("agent@example.com", "Alex Agent", "agent-password")
@@ -107,7 +107,40 @@ def seed_demo_data(count: int = 50) -> bool:
         db.session.add(TicketFieldValue(ticket=ticket, field=plan,
                                         value=plan.options[i % len(plan.options)]))
     db.session.flush()
+    seed_demo_results(rng)
     return True
+
+
+# The emulator's two support surveys (thermostat_emulator/store.py), so the demo's results
+# carry their names; connecting Thermostat refreshes this cache from GET /api/surveys.
+DEMO_SURVEYS = ((SUPPORT_NPS_ID, "Support NPS", "nps"), (2, "Support CSAT", "csat"))
+DEMO_COMMENTS = ("Took three days to hear back.", "Sorted in minutes, thank you!", None,
+                 "Fine in the end, but I had to explain it twice.", None, "Great support.")
+
+
+def seed_demo_results(rng: random.Random) -> None:
+    """Answers for most of the closed demo requests, through the same ingestion as real ones
+    (source 'demo'), so the Thermostat columns, score filters and reports have something to
+    show before the first real survey comes back."""
+    from .thermostat.ingest import ParsedResult, ingest_one
+
+    for survey_id, name, kind in DEMO_SURVEYS:
+        if db.session.get(ThermostatSurvey, survey_id) is None:
+            db.session.add(ThermostatSurvey(id=survey_id, name=name, survey_type=kind))
+    closed = db.session.scalars(select(Ticket).where(Ticket.is_open.is_(False))
+                                .order_by(Ticket.id)).all()
+    for n, ticket in enumerate(closed):
+        if ticket.customer.email is None or n % 6 == 5:
+            continue  # no email to ask, or no answer (yet)
+        kind = "csat" if n % 5 == 4 else "nps"
+        score = rng.randint(1, 5) if kind == "csat" else rng.choice(
+            (0, 2, 3, 5, 6, 7, 7, 8, 8, 9, 9, 10, 10, 10))
+        answered = min(ticket.closed_at + timedelta(hours=rng.randint(1, 48)), utcnow())
+        ingest_one(ParsedResult(
+            response_id=f"demo-{ticket.id}", survey_id=2 if kind == "csat" else SUPPORT_NPS_ID,
+            survey_type=kind, score=score, feedback=DEMO_COMMENTS[n % len(DEMO_COMMENTS)],
+            email=ticket.customer.email, custom_fields={"xrequest": str(ticket.id)},
+            xrequest=str(ticket.id), created_at=answered, updated_at=answered), source="demo")
 
 
 def register(app: Flask) -> None:

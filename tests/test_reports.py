@@ -12,7 +12,7 @@ import re
 from datetime import datetime
 
 import pytest
-from sqlalchemy import select, true
+from sqlalchemy import func, select, true
 
 from helpdesk.extensions import db
 from helpdesk.models import Category, Dispatch, SurveyResult, Ticket
@@ -377,3 +377,29 @@ def test_a_report_reads_one_snapshot_and_leaves_the_pool_as_it_was(app, seeded):
         assert (level, after) == ("REPEATABLE READ", "READ COMMITTED")
     else:  # SQLite: one transaction is one snapshot already
         assert level == after == "SERIALIZABLE"
+
+
+def test_the_demo_data_brings_results_through_ingestion(app, admin_client):
+    """seed-demo answers most closed demo requests through the real ingestion, so the
+    columns, filters and reports show something on a new install; a second seed adds none."""
+    from helpdesk.cli import seed_demo_data
+    from helpdesk.results.ratings import rating_for
+
+    assert seed_demo_data() is True
+    db.session.commit()
+    results = db.session.scalars(select(SurveyResult)).all()
+    assert len(results) == 14 and {r.source for r in results} == {"demo"}
+    assert {r.survey_name for r in results} == {"Support NPS", "Support CSAT"}
+    for r in results:
+        t = db.session.get(Ticket, r.ticket_id)
+        assert not t.is_open and t.customer.email
+        assert (t.survey_score, t.survey_rating, t.survey_state) == (
+            r.score, rating_for(r.survey_type, r.score), "answered")
+    detractors = sum(r.rating == "detractor" for r in results)
+    page = soup(admin_client.get("/reports"))
+    assert f"from {sum(r.survey_type == 'nps' for r in results)} responses" in \
+        page.select_one("#report-nps-time").get_text(" ", strip=True)
+    listing = soup(admin_client.get("/?rating=detractor&state=all"))
+    assert len(listing.select("#requests tbody tr[data-request-id]")) == detractors > 0
+    assert seed_demo_data() is False
+    assert db.session.scalar(select(func.count()).select_from(SurveyResult)) == 14
