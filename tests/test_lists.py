@@ -503,7 +503,7 @@ def sidebar(client) -> dict[str, tuple[str, bool, bool]]:
         value = fetched[li["data-filter-id"]]
         text = "invalid" if value is None else str(value)
         out[li.a.get_text(strip=True)] = (text, li.select_one(".tag") is not None,
-                                         li.form is not None)
+                                         li.select_one("a.remove") is not None)
     return out
 
 
@@ -591,6 +591,21 @@ def test_deleting_saved_filters(app, listdata):
     def delete(client, name):
         return client.post(f"/filters/{saved_id(name)}/delete", data={"submit": "Go"})
 
+    # the sidebar's × asks first: a page that says what goes, and whose it was
+    link = soup(admin.get("/")).select_one(
+        f"li[data-filter-id='{saved_id('Agent shared')}'] a.remove")
+    assert link["href"] == f"/filters/{saved_id('Agent shared')}/delete"
+    ask = admin.get(link["href"])
+    assert ask.status_code == 200
+    words = soup(ask).select_one("main").get_text(" ", strip=True)
+    assert "Delete the filter “Agent shared”?" in words
+    assert "every agent's sidebar" in words and "saved by Alex Agent" in words
+    assert soup(ask).select_one(f"form[action='{link['href']}'] button").get_text() == \
+        "Delete filter"
+    assert saved_id("Agent shared")  # asking deleted nothing
+    assert agent.get(f"/filters/{saved_id('Admin personal')}/delete").status_code == 403
+    assert agent.get("/filters/99999/delete").status_code == 404
+
     assert delete(agent, "Admin shared").status_code == 403
     assert delete(agent, "Admin personal").status_code == 403
     assert delete(admin, "Agent personal").status_code == 403  # not even an admin's business
@@ -617,8 +632,11 @@ def test_a_filter_that_does_not_parse_cannot_be_saved(admin_client, listdata):
 
 
 def read_csv(response) -> list[list[str]]:
+    """The rows of an exported CSV; it must start with the UTF-8 byte order mark (Excel)."""
     assert response.status_code == 200
-    return list(csv.reader(io.StringIO(response.get_data(as_text=True))))
+    body = response.get_data()
+    assert body.startswith(b"\xef\xbb\xbf")
+    return list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
 
 
 def test_csv_matches_the_list(admin_client, listdata):
@@ -875,3 +893,14 @@ def test_first_response_time_is_a_criterion(admin_client, listdata):
     assert page.select_one(".report-total").get_text() == "3"
     assert page.select_one(".report-filter").get_text() == \
         "first response time (minutes) is greater than 240"
+
+
+def test_csv_headers_say_the_units_and_names_survive_excel(admin_client, listdata):
+    ticket = make_ticket(subject="Straße", first="Zoë", last="Müller", email="zm@example.com",
+                         first_response_seconds=7320)
+    rows = read_csv(admin_client.get(
+        f"/requests.csv?cols=id,customer,subject,frt,opened_at,closed_at,answered_at"
+        f"&c=customer_last_name:is:Müller"))
+    assert rows[0] == ["#", "Customer", "Subject", "First response (seconds)", "Opened (UTC)",
+                       "Closed (UTC)", "Answered (UTC)"]
+    assert rows[1][:4] == [str(ticket.id), "Zoë Müller", "Straße", "7320"]

@@ -249,6 +249,22 @@ def save_filter():
     return redirect(url_for("tickets.index") + ("?" + saved.query if saved.query else ""))
 
 
+def _deletable(filter_id: int) -> SavedFilter:
+    """A saved filter this user may delete (its owner, or an admin for shared ones)."""
+    saved = db.session.get(SavedFilter, filter_id)
+    if saved is None:
+        abort(404)
+    if saved.owner_id != current_user.id and not (current_user.is_admin and saved.shared):
+        abort(403)
+    return saved
+
+
+@bp.get("/filters/<int:filter_id>/delete")
+def confirm_delete_filter(filter_id: int):
+    """Ask first: a shared filter is in every agent's sidebar, and nothing brings it back."""
+    return render_template("tickets/delete_filter.html", saved=_deletable(filter_id))
+
+
 @bp.post("/filters/<int:filter_id>/delete")
 def delete_filter(filter_id: int):
     """Delete a saved filter (its owner, or an admin for shared ones)."""
@@ -256,11 +272,7 @@ def delete_filter(filter_id: int):
 
     if not ActionForm().validate_on_submit():
         abort(400)
-    saved = db.session.get(SavedFilter, filter_id)
-    if saved is None:
-        abort(404)
-    if saved.owner_id != current_user.id and not (current_user.is_admin and saved.shared):
-        abort(403)
+    saved = _deletable(filter_id)
     db.session.delete(saved)
     db.session.commit()
     flash(f"Filter '{saved.name}' deleted.", "success")
@@ -280,13 +292,21 @@ def neutralise(value: object) -> str:
     return "'" + text if text.lstrip(" \n").startswith(FORMULA_START) else text
 
 
+# The CSV holds raw values (seconds, UTC times) for spreadsheets: its headers say which.
+CSV_LABELS = {"frt": "First response (seconds)", "opened_at": "Opened (UTC)",
+              "closed_at": "Closed (UTC)", "answered_at": "Answered (UTC)"}
+
+
 def csv_rows(q: L.ListQuery, schema: criteria.Schema) -> Iterator[str]:
-    """The list as CSV lines, fetched in batches so memory stays flat however many rows."""
-    header = [L.COLUMNS[k].label for k in q.columns]
+    """The list as CSV lines, fetched in batches so memory stays flat however many rows.
+
+    It starts with a UTF-8 byte order mark: without it Excel reads the file in the system's
+    code page and shows "MÃ¼ller" for "Müller"; other readers skip it."""
+    header = [CSV_LABELS.get(k, L.COLUMNS[k].label) for k in q.columns]
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(header)
-    yield buffer.getvalue()
+    yield "\ufeff" + buffer.getvalue()
     # CSAT in each survey's own words, as the list shows it (surveys are a handful of rows)
     labels = dict(db.session.execute(select(ThermostatSurvey.id, ThermostatSurvey.csat_labels)
                                      .where(ThermostatSurvey.survey_type == "csat")).all())
