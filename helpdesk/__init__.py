@@ -47,7 +47,9 @@ class IdConverter(IntegerConverter):
     hand-typed /requests/99999999999 is a 404 rather than a database error."""
 
     def __init__(self, map, *args, **kwargs):
-        kwargs.setdefault("max", 2**31 - 1)
+        from .criteria import MAX_ID
+
+        kwargs.setdefault("max", MAX_ID)
         super().__init__(map, *args, **kwargs)
 
 
