@@ -87,7 +87,7 @@ def seed_demo_data(count: int = 50) -> bool:
     for i in range(count):
         opened = now - timedelta(days=rng.randint(0, 60), minutes=rng.randint(0, 1440))
         frt = rng.randint(5, 600) if i % 4 else None
-        closed = i % 3 == 0
+        closed = i % 5 in (0, 2)  # not i % 3: every category and agent has closed requests
         ticket = Ticket(
             subject=SUBJECTS[i % len(SUBJECTS)], customer=customers[i % len(customers)],
             status=statuses["Problem Solved" if closed else "Active"],
@@ -114,14 +114,19 @@ def seed_demo_data(count: int = 50) -> bool:
 # The emulator's two support surveys (thermostat_emulator/store.py), so the demo's results
 # carry their names; connecting Thermostat refreshes this cache from GET /api/surveys.
 DEMO_SURVEYS = ((SUPPORT_NPS_ID, "Support NPS", "nps"), (2, "Support CSAT", "csat"))
-DEMO_COMMENTS = ("Took three days to hear back.", "Sorted in minutes, thank you!", None,
-                 "Fine in the end, but I had to explain it twice.", None, "Great support.")
+DEMO_COMMENTS = {  # by rating; None: answered without a comment
+    "detractor": ("I had to explain the problem twice.", "Still not fixed properly.", None),
+    "passive": ("Fine in the end.", None), "promoter": ("Sorted quickly, thank you!", None,
+                                                    "Great support."),
+    "dissatisfied": ("Nobody got back to me for days.", None),
+    "satisfied": ("Helpful and friendly.", None)}
 
 
 def seed_demo_results(rng: random.Random) -> None:
     """Answers for most of the closed demo requests, through the same ingestion as real ones
     (source 'demo'), so the Thermostat columns, score filters and reports have something to
     show before the first real survey comes back."""
+    from .results.ratings import rating_for
     from .thermostat.ingest import ParsedResult, ingest_one
 
     for survey_id, name, kind in DEMO_SURVEYS:
@@ -136,9 +141,10 @@ def seed_demo_results(rng: random.Random) -> None:
         score = rng.randint(1, 5) if kind == "csat" else rng.choice(
             (0, 2, 3, 5, 6, 7, 7, 8, 8, 9, 9, 10, 10, 10))
         answered = min(ticket.closed_at + timedelta(hours=rng.randint(1, 48)), utcnow())
+        comments = DEMO_COMMENTS[rating_for(kind, score)]
         ingest_one(ParsedResult(
             response_id=f"demo-{ticket.id}", survey_id=2 if kind == "csat" else SUPPORT_NPS_ID,
-            survey_type=kind, score=score, feedback=DEMO_COMMENTS[n % len(DEMO_COMMENTS)],
+            survey_type=kind, score=score, feedback=comments[n % len(comments)],
             email=ticket.customer.email, custom_fields={"xrequest": str(ticket.id)},
             xrequest=str(ticket.id), created_at=answered, updated_at=answered), source="demo")
 

@@ -62,8 +62,9 @@ def snapshot(ticket: Ticket, event: Mapping[str, Any] | None = None) -> dict[str
         "closed_at": ticket.closed_at,
         "updated_at": ticket.updated_at,
         "first_response_at": ticket.first_response_at,
+        # whole minutes, as the list shows it ("0m" for 40 s)
         "first_response_minutes": None if ticket.first_response_seconds is None
-        else ticket.first_response_seconds / 60,
+        else ticket.first_response_seconds // 60,
         "survey_answered_at": ticket.survey_answered_at,
         "actor": None,
         "note_type": "none",
@@ -132,11 +133,16 @@ def sql_context() -> criteria.SqlContext:
         return compile_
 
     def first_response_minutes(op, value):
-        # compared in seconds (whole minutes × 60, exact), so (survey_rating, seconds) serves
-        f = criteria.DEFAULT_SCHEMA.field("first_response_minutes")
-        seconds = (value[0] * 60, value[1] * 60) if op == "between" \
-            else None if value is None else value * 60
-        return criteria.sql_compare(f, op, Ticket.first_response_seconds, seconds)
+        """Whole minutes as the list shows them (40 s is "0m"), compared as ranges of
+        seconds so the (survey_rating, first_response_seconds) index serves them."""
+        seconds = Ticket.first_response_seconds
+        if op == "between":
+            low, high = value
+            return and_(seconds >= low * 60, seconds < (high + 1) * 60)
+        within = and_(seconds >= value * 60, seconds < (value + 1) * 60)
+        return {"is": within, "is_not": or_(~within, seconds.is_(None)),
+                "lt": seconds < value * 60, "le": seconds < (value + 1) * 60,
+                "gt": seconds >= (value + 1) * 60, "ge": seconds >= value * 60}[op]
 
     special = {
         "first_response_minutes": first_response_minutes,
@@ -176,6 +182,15 @@ def ref_name(ref: str, value: Any) -> str:
     return label
 
 
+def _in_sentence(label: str) -> str:
+    """A field's label inside a sentence: 'status', but 'NPS score' and 'Thermostat rating'
+    keep their capitals (an acronym, a product name)."""
+    first = label.split(" ", 1)[0]
+    if first.isupper() or first == "Thermostat":
+        return label
+    return label[0].lower() + label[1:]
+
+
 def describe_condition(cond: Mapping[str, Any], schema: criteria.Schema) -> str:
     """A condition in words: 'status changed to Problem Solved', 'request is closed'."""
     try:
@@ -188,8 +203,8 @@ def describe_condition(cond: Mapping[str, Any], schema: criteria.Schema) -> str:
         yes = criteria.coerce(f, value)
         if f.name == "is_open":
             return "request is open" if yes else "request is closed"
-        return f"{f.label.lower()}: {'yes' if yes else 'no'}"
-    words = f"{f.label[0].lower()}{f.label[1:]} {criteria.OP_LABELS.get(op, op)}"
+        return f"{_in_sentence(f.label)}: {'yes' if yes else 'no'}"
+    words = f"{_in_sentence(f.label)} {criteria.OP_LABELS.get(op, op)}"
     if op in criteria.VALUELESS_OPS:
         return words
     if f.kind == "ref":

@@ -47,7 +47,7 @@ ticket_st = st.fixed_dictionaries({
     "phone": st.sampled_from([None, "555", "+1 555"]),
     "opened_days": st.integers(0, 100), "closed_after_hours": st.sampled_from([None, 1, 30, 900]),
     "responded_after_minutes": st.sampled_from([None, 5, 90, 3000]),
-    "response_extra_seconds": st.sampled_from([0, 30]),  # 90 min 30 s is not 90 minutes
+    "response_extra_seconds": st.sampled_from([0, 30, 59]),  # 90 min 59 s shows as "1h 30m"
     "result": st.sampled_from([None, ("nps", 3, "hi"), ("nps", 9, None), ("csat", 4, ""),
                               ("nps", 7, "ok")]),
     "sent": st.booleans(),

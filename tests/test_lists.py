@@ -603,12 +603,14 @@ def test_deleting_saved_filters(app, listdata):
     assert soup(ask).select_one(f"form[action='{link['href']}'] button").get_text() == \
         "Delete filter"
     assert saved_id("Agent shared")  # asking deleted nothing
-    assert agent.get(f"/filters/{saved_id('Admin personal')}/delete").status_code == 403
+    # someone else's personal filter: not even whether it exists; a shared one: not yours
+    assert agent.get(f"/filters/{saved_id('Admin personal')}/delete").status_code == 404
+    assert agent.get(f"/filters/{saved_id('Admin shared')}/delete").status_code == 403
     assert agent.get("/filters/99999/delete").status_code == 404
 
     assert delete(agent, "Admin shared").status_code == 403
-    assert delete(agent, "Admin personal").status_code == 403
-    assert delete(admin, "Agent personal").status_code == 403  # not even an admin's business
+    assert delete(agent, "Admin personal").status_code == 404
+    assert delete(admin, "Agent personal").status_code == 404  # not even an admin's business
     assert admin.post("/filters/99999/delete", data={"submit": "Go"}).status_code == 404
     assert delete(agent, "Agent spare").status_code == 302       # the owner
     assert delete(admin, "Agent shared").status_code == 302      # an admin, a shared filter
@@ -734,7 +736,9 @@ BAD_URLS = [
     ("c=nps_score:lt:-1", "NPS score: '-1' is out of range (0 to 10)"),
     ("c=csat_score:is:6", "CSAT score: '6' is out of range (1 to 5)"),
     ("c=survey_score:between:0-2147483648", "Thermostat score: '2147483648' is out of range"),
-    ("c=minutes_since_opened:gt:100000000000", "Minutes since opened: '100000000000' is out of"),
+    ("c=minutes_since_opened:gt:100000000000",
+     "Minutes since opened: '100000000000' is out of range (0 to 52,704,000)"),
+    ("c=nps_score:is:%EF%BC%95", "NPS score: '５' is not a number"),  # a full-width 5
     ("c=minutes_since_closed:lt:-5000000000", "Minutes since closed: '-5000000000' is out of"),
 ]
 
@@ -871,7 +875,8 @@ def test_the_builder_takes_names_for_statuses_categories_and_staff(admin_client,
 
 
 def test_first_response_time_is_a_criterion(admin_client, listdata):
-    """'Detractors whose first response took over 4 hours', by hand from ROWS' seconds:
+    """'Detractors whose first response took over 4 hours', by hand from ROWS' seconds, in
+    whole minutes as the list shows them:
     A 30 m, B 120 m, C 300 m, D 1500 m, E 5 m, F 60 m, G 4 m, H none, I 10 m, J none,
     K 2000 m, L 45 s."""
     def keys(query):
@@ -884,6 +889,10 @@ def test_first_response_time_is_a_criterion(admin_client, listdata):
     assert keys("c=first_response_minutes:is:60") == "F"
     assert keys("c=first_response_minutes:between:5-60") == "AEFI"
     assert keys("c=first_response_minutes:is_not:30") == "BCDEFGHIJKL"  # no response: not 30
+    # whole minutes as the list shows them: L's 45 s is "0m"
+    assert keys("c=first_response_minutes:is:0") == "L"
+    assert keys("c=first_response_minutes:gt:0") == "ABCDEFGIK"
+    assert keys("c=first_response_minutes:between:0-4") == "GL"
     response = admin_client.get("/?c=first_response_minutes:gt:2.5")
     assert response.status_code == 400
     assert "First response time (minutes): '2.5' is not a whole number" in \

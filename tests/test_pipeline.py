@@ -100,6 +100,9 @@ def test_unmatched_result_is_kept_and_can_be_attached(admin_client, connected, a
     bad = admin_client.post(f"/admin/integrations/thermostat/results/{result.id}/attach",
                             data={f"r{result.id}-request_id": "424242"}, follow_redirects=True)
     assert "There is no request #424242." in text_of(bad)
+    huge = admin_client.post(f"/admin/integrations/thermostat/results/{result.id}/attach",
+                             data={f"r{result.id}-request_id": "9" * 20}, follow_redirects=True)
+    assert huge.status_code == 200 and "No request has that number." in text_of(huge)
     admin_client.post(f"/admin/integrations/thermostat/results/{result.id}/attach",
                       data={f"r{result.id}-request_id": str(ticket.id)})
     db.session.expire_all()

@@ -388,7 +388,7 @@ def test_the_demo_data_brings_results_through_ingestion(app, admin_client):
     assert seed_demo_data() is True
     db.session.commit()
     results = db.session.scalars(select(SurveyResult)).all()
-    assert len(results) == 14 and {r.source for r in results} == {"demo"}
+    assert len(results) == 17 and {r.source for r in results} == {"demo"}
     assert {r.survey_name for r in results} == {"Support NPS", "Support CSAT"}
     for r in results:
         t = db.session.get(Ticket, r.ticket_id)
@@ -402,4 +402,4 @@ def test_the_demo_data_brings_results_through_ingestion(app, admin_client):
     listing = soup(admin_client.get("/?rating=detractor&state=all"))
     assert len(listing.select("#requests tbody tr[data-request-id]")) == detractors > 0
     assert seed_demo_data() is False
-    assert db.session.scalar(select(func.count()).select_from(SurveyResult)) == 14
+    assert db.session.scalar(select(func.count()).select_from(SurveyResult)) == 17

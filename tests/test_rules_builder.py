@@ -264,7 +264,7 @@ def test_example_2_a_detractor_result_reopens_assigns_and_notes(admin_client, co
     assert rule.event == "result"
     assert rule.actions[1] == {"type": "set_assignee", "user_id": agent.id}
     assert listed(admin)[rule.id]["description"] == (
-        "When a survey result arrives, if all: thermostat rating is detractor: Reopen the "
+        "When a survey result arrives, if all: Thermostat rating is detractor: Reopen the "
         f"request; Assign to: {agent.name}; Add a private note")
 
     unhappy, happy = make_ticket(email="pat@example.com"), make_ticket(email="sam@example.com")
@@ -291,12 +291,14 @@ def test_example_2_a_detractor_result_reopens_assigns_and_notes(admin_client, co
 
     [run] = log_rows(admin, rule)  # the promoter held no condition: nothing to log
     assert (run["request"], run["event"], run["result"]) == (f"#{unhappy_id}", "result", "acted")
-    assert run["why"] == ["✔ thermostat rating is detractor"]
+    assert run["why"] == ["✔ Thermostat rating is detractor"]
     assert run["actions"] == ["reopened", f"assigned to {agent.name}", "private note added"]
 
-    assert dry_run(admin, rule, unhappy_id)["why"] == ["✔ true: thermostat rating is detractor"]
+    assert dry_run(admin, rule, unhappy_id)["why"] == ["✔ true: Thermostat rating is detractor"]
+    huge = admin.get(f"/admin/rules/{rule.id}/test?request_id={'9' * 20}")  # no such row
+    assert huge.status_code == 200 and "No request has that number." in text_of(huge)
     promoter = dry_run(admin, rule, happy_id)
-    assert promoter["why"] == ["✘ false: thermostat rating is detractor"]
+    assert promoter["why"] == ["✘ false: Thermostat rating is detractor"]
     assert promoter["verdict"] == "The rule would not act."
 
 

@@ -275,6 +275,7 @@ def test_the_rating_column_shows_rating_and_score(admin_client, rated):
     ("?score_op=drop", "score_op must be lt, gt or is"),
     ("?score_op=drop&score=3", "score_op must be lt, gt or is"),
     ("?score=5", "score_op must be lt, gt or is"),
+    ("?score_op=is&score=%D9%A5", "score must be a whole number, not '٥'"),  # Arabic-Indic 5
     ("?score_op=lt&score=abc", "score must be a whole number, not 'abc'"),
     ("?score_op=lt", "score must be a whole number"),
     ("?score_op=is&score=1.5", "score must be a whole number"),

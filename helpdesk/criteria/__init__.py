@@ -160,6 +160,11 @@ def is_group(node: Mapping[str, Any]) -> bool:
     return "conditions" in node
 
 
+def _number(x: float) -> str:
+    """52,704,000 rather than 5.2704e+07 in a message."""
+    return f"{int(x):,}" if float(x).is_integer() and abs(x) < 1e15 else f"{x:g}"
+
+
 def coerce(f: Field, value: Any) -> Any:
     """Turn a stored or submitted value into the field's type, or raise CriteriaError."""
     if f.kind == "bool":
@@ -185,6 +190,8 @@ def coerce(f: Field, value: Any) -> Any:
         if isinstance(value, bool):
             raise CriteriaError(f"{f.label}: {value!r} is not a number")
         try:
+            if isinstance(value, str) and not value.isascii():
+                raise ValueError  # float() takes "５" and "٥" too; ids and the URL do not
             number = float(value)
         except (TypeError, ValueError):
             raise CriteriaError(f"{f.label}: {str(value)[:40]!r} is not a number") from None
@@ -192,7 +199,7 @@ def coerce(f: Field, value: Any) -> Any:
                                  else (-MAX_NUMBER, MAX_NUMBER))
         if number != number or not low <= number <= high:
             raise CriteriaError(f"{f.label}: {str(value)[:40]!r} is out of range "
-                                f"({low:g} to {high:g})")
+                                f"({_number(low)} to {_number(high)})")
         if f.whole and not number.is_integer():
             raise CriteriaError(f"{f.label}: {str(value)[:40]!r} is not a whole number")
         return int(number) if number.is_integer() else number

@@ -4,6 +4,8 @@ from flask_wtf import FlaskForm
 from wtforms import IntegerField, PasswordField, SubmitField
 from wtforms.validators import DataRequired, Length, NumberRange
 
+from ..criteria import MAX_ID
+
 
 class ThermostatTokenForm(FlaskForm):
     """Paste a token; an empty value disconnects."""
@@ -23,5 +25,6 @@ class ActionForm(FlaskForm):
 class AttachResultForm(FlaskForm):
     """Attach an unmatched result to a request by its number."""
 
-    request_id = IntegerField("Request #", validators=[DataRequired(), NumberRange(min=1)])
+    request_id = IntegerField("Request #", validators=[
+        DataRequired(), NumberRange(min=1, max=MAX_ID, message="No request has that number.")])
     submit = SubmitField("Attach")

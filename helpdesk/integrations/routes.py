@@ -224,7 +224,8 @@ def attach(result_id: int):
         abort(404)
     form = AttachResultForm(prefix=f"r{result_id}")
     if not form.validate_on_submit():
-        flash("Give the number of the request to attach the result to.", "error")
+        flash(form.request_id.errors[0] if form.request_id.errors and form.request_id.data
+              else "Give the number of the request to attach the result to.", "error")
         return redirect(url_for(".unmatched"))
     ticket = db.session.get(Ticket, form.request_id.data)
     if ticket is None:

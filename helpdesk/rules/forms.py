@@ -67,5 +67,7 @@ class DryRunForm(FlaskForm):
     class Meta:
         csrf = False  # a GET form that changes nothing
 
-    request_id = IntegerField("Request #", validators=[DataRequired(), NumberRange(min=1)])
+    request_id = IntegerField("Request #", validators=[
+        DataRequired(),
+        NumberRange(min=1, max=criteria.MAX_ID, message="No request has that number.")])
     submit = SubmitField("Test")

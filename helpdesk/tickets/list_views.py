@@ -252,9 +252,9 @@ def save_filter():
 def _deletable(filter_id: int) -> SavedFilter:
     """A saved filter this user may delete (its owner, or an admin for shared ones)."""
     saved = db.session.get(SavedFilter, filter_id)
-    if saved is None:
-        abort(404)
-    if saved.owner_id != current_user.id and not (current_user.is_admin and saved.shared):
+    if saved is None or (not saved.shared and saved.owner_id != current_user.id):
+        abort(404)  # someone else's personal filter: not even whether it exists
+    if saved.owner_id != current_user.id and not current_user.is_admin:
         abort(403)
     return saved
 

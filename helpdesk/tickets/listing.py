@@ -165,6 +165,8 @@ def parse(args: Mapping[str, Any], schema: criteria.Schema) -> ListQuery:
         if q.score_op not in SCORE_OPS:
             raise FilterError("score_op must be lt, gt or is")
         try:
+            if not raw_score.isascii():  # int() takes "５" and "٥" too
+                raise ValueError
             q.score = int(raw_score)
         except ValueError:
             raise FilterError(f"score must be a whole number, not {raw_score[:20]!r}") from None
