@@ -29,11 +29,10 @@ def index():
     if period not in ("week", "month"):
         return render_template("tickets/bad_filter.html",
                                message="period must be week or month"), 400
-    customer = any(c["field"].startswith("customer_")
-                   for c in L.criteria.iter_conditions(q.conditions()))
+    conditions = list(L.criteria.iter_conditions(q.conditions()))
+    customer = any(c["field"].startswith("customer_") for c in conditions)
     requests = db.session.scalar(L.count_query(q, schema, now))
-    described = [describe_condition(c, schema)
-                 for c in L.criteria.iter_conditions(q.conditions())]
+    described = [describe_condition(c, schema) for c in conditions]
     frt = S.first_response_by_rating(where, customer)
     over_time = S.nps_over_time(where, customer, period)
     by_agent = S.nps_by(where, "agent", customer)

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import func, or_, select
 
 from .. import criteria
+from ..conditions import REF_MODELS
 from ..extensions import db
 from ..models import Category, CustomField, Status, ThermostatSurvey, User
 from .actions import ACTION_PARAMS
@@ -91,9 +92,7 @@ def show_value(f: criteria.Field, value: Any) -> str:
     if value is None:
         return "nobody" if f.kind == "ref" and f.ref == "user" else ""
     if f.kind == "ref":
-        model = {"status": Status, "category": Category, "user": User,
-                 "survey": ThermostatSurvey}[f.ref]
-        row = db.session.get(model, int(value))
+        row = db.session.get(REF_MODELS[f.ref], int(value))
         return row.name if row else f"#{value}"
     if f.kind == "bool":
         return "yes" if value else "no"

@@ -74,9 +74,8 @@ def parse_response(raw: Any) -> ParsedResult:
     if not isinstance(raw, dict):
         raise InvalidResult("each result must be a JSON object")
     rid = raw.get("id")
-    if isinstance(rid, bool) or not isinstance(rid, (int, str)) or str(rid).strip() == "":
-        raise InvalidResult("id is required (a number or a string)")
-    rid = _text(str(rid)).strip()[:64]
+    rid = "" if isinstance(rid, bool) or not isinstance(rid, (int, str)) \
+        else _text(str(rid)).strip()[:64]
     if not rid:
         raise InvalidResult("id is required (a number or a string)")
     survey_id = raw.get("survey_id")

@@ -14,7 +14,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from .. import criteria
-from ..conditions import current_schema
+from ..conditions import REF_MODELS, current_schema
 from ..extensions import db
 from ..models import (Category, SavedFilter, Status, SurveyResult, ThermostatSurvey, Ticket,
                       User, utcnow)
@@ -28,9 +28,6 @@ log = logging.getLogger(__name__)
 
 MAX_SIDEBAR_FILTERS = 20
 MAX_LISTED_FILTERS = 200  # the saved filters page (each is counted)
-
-
-REF_MODELS = {"status": Status, "category": Category, "user": User, "survey": ThermostatSurvey}
 
 
 def _url_value(field_name: str, value: str, schema: criteria.Schema) -> str:
